@@ -1,0 +1,54 @@
+"""Shared fixtures: an isolated TINYAGENT_HOME, the test pack, and a real CLI subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTPACK = Path(__file__).resolve().parent / "testpack"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh TINYAGENT_HOME: config/, data/ and cache/ all live under it."""
+    root = tmp_path / "home"
+    (root / "config").mkdir(parents=True)
+    monkeypatch.setenv("TINYAGENT_HOME", str(root))
+    for var in ("TINYAGENT_MODEL", "TINYAGENT_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    return root
+
+
+@pytest.fixture
+def testpack(home: Path) -> Path:
+    """Installs the test pack (echo, sleep, fail, hang, write) as a user pack."""
+    target = home / "config" / "toolpacks" / "testpack"
+    shutil.copytree(TESTPACK, target)
+    return target
+
+
+def write_config(home: Path, text: str) -> None:
+    (home / "config" / "config.yaml").write_text(text, encoding="utf-8")
+
+
+def run_cli(home: Path, *args: str, input: str | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``tinyagent`` as a real subprocess without a TTY (stdin is a pipe)."""
+    full_env = {**os.environ, "TINYAGENT_HOME": str(home), "COLUMNS": "200", **(env or {})}
+    full_env.pop("TINYAGENT_MODEL", None)
+    full_env.pop("TINYAGENT_BACKEND", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tinyagent_cli", *args],
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=REPO,
+    )

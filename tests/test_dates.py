@@ -1,0 +1,100 @@
+"""Date arguments: ISO 8601 and phrases relative to a pinned now, future-preferring, local and aware."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+
+from tinyagent_cli.tools.dates import DEFAULT_TIME, default_end, from_iso, resolve_date, to_iso
+
+PLUS_ONE = timezone(timedelta(hours=1))
+# Friday 20 November 2026, 10:30 at UTC+01:00.
+NOW = datetime(2026, 11, 20, 10, 30, tzinfo=PLUS_ONE)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("tomorrow 3pm", "2026-11-21T15:00:00+01:00"),
+        ("next Tuesday at 9", "2026-11-24T09:00:00+01:00"),  # dateparser alone fails on this
+        ("Tuesday at 9:30", "2026-11-24T09:30:00+01:00"),
+        ("Friday at 3", "2026-11-27T15:00:00+01:00"),  # a bare 3 means the afternoon
+        ("tonight at 8", "2026-11-20T20:00:00+01:00"),
+        ("Dec 12 6pm", "2026-12-12T18:00:00+01:00"),
+        ("in 2 hours", "2026-11-20T12:30:00+01:00"),
+        ("Friday morning", "2026-11-27T09:00:00+01:00"),  # this morning has passed: the next one
+        ("tonight", "2026-11-20T20:00:00+01:00"),
+        ("tomorrow at 9.30", "2026-11-21T09:30:00+01:00"),
+        ("at 9:30pm", "2026-11-20T21:30:00+01:00"),
+        ("9am", "2026-11-21T09:00:00+01:00"),  # already past today: future-preferring
+        ("Jan 5 10am", "2027-01-05T10:00:00+01:00"),  # past in this year: next year
+        ("on Monday at 10", "2026-11-23T10:00:00+01:00"),
+    ],
+)
+def test_phrases_resolve_relative_to_now(phrase: str, expected: str) -> None:
+    assert to_iso(resolve_date(phrase, NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22T15:00:00+01:00", "2026-11-22T15:00:00+01:00"),
+        ("2026-11-22T14:00:00Z", "2026-11-22T15:00:00+01:00"),  # same instant, local offset
+        ("2026-11-22 15:00", "2026-11-22T15:00:00+01:00"),  # naive: local
+        ("2026-11-22T15:00", "2026-11-22T15:00:00+01:00"),
+    ],
+)
+def test_iso_input(text: str, expected: str) -> None:
+    assert to_iso(resolve_date(text, NOW)) == expected
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "Dec 12", "2026-12-01", "next Tuesday", "in 3 days"])
+def test_a_date_without_a_time_gets_the_default_time(text: str) -> None:
+    resolved = resolve_date(text, NOW)
+    assert resolved is not None and resolved.timetz().replace(tzinfo=None) == DEFAULT_TIME
+    assert resolved > NOW
+
+
+def test_default_time_can_be_chosen_by_the_caller() -> None:
+    assert resolve_date("tomorrow", NOW, default_time=time(0, 0)) == datetime(2026, 11, 21, tzinfo=PLUS_ONE)
+
+
+def test_explicit_midnight_is_kept() -> None:
+    assert resolve_date("tomorrow midnight", NOW).hour == 0
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n"])
+def test_empty_is_none(blank: str) -> None:
+    assert resolve_date(blank, NOW) is None
+    assert from_iso(blank) is None
+
+
+@pytest.mark.parametrize("bad", ["banana", "the day after never", "xyz 3pm", "2026-13-01"])
+def test_unparseable_is_a_clear_value_error(bad: str) -> None:
+    with pytest.raises(ValueError, match=bad.replace("(", r"\(")):
+        resolve_date(bad, NOW)
+
+
+def test_results_are_aware_and_round_trip_through_iso() -> None:
+    for phrase in ("tomorrow 3pm", "in 2 hours", "2026-12-01"):
+        resolved = resolve_date(phrase, NOW)
+        assert resolved.tzinfo is not None
+        assert from_iso(to_iso(resolved)) == resolved
+
+
+def test_zone_with_daylight_saving_gets_the_offset_of_that_day() -> None:
+    zoneinfo = pytest.importorskip("zoneinfo")
+    try:
+        berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("no tz database here")
+    summer_now = datetime(2026, 10, 20, 10, 0, tzinfo=berlin)  # CEST, +02:00
+    assert to_iso(resolve_date("Nov 2 3pm", summer_now)) == "2026-11-02T15:00:00+01:00"
+
+
+def test_from_iso_rejects_phrases_and_default_end_is_an_hour() -> None:
+    with pytest.raises(ValueError):
+        from_iso("tomorrow 3pm")
+    start = resolve_date("tomorrow 3pm", NOW)
+    assert default_end(start) - start == timedelta(hours=1)

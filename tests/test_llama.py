@@ -1,0 +1,127 @@
+"""llama.cpp planner backend with the real embedded Gemma: streaming, determinism, KV reuse, quiet logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinyagent_cli.errors import ModelError
+from tinyagent_cli.llm.base import LanguageModel
+from tinyagent_cli.llm.llama import LlamaModel, physical_cores
+from tinyagent_cli.settings import Config, Paths, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_physical_cores_is_within_what_we_may_use() -> None:
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert 1 <= physical_cores() <= (available or 1)
+
+
+@pytest.fixture(scope="module")
+def shared_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A home whose models folder is shared by this session's tests, so Gemma is assembled once."""
+    home = tmp_path_factory.getbasetemp() / "shared-gemma-home"
+    return Settings(Paths(home / "config", home / "data", home / "cache"), Config())
+
+
+@pytest.fixture(scope="module")
+def gemma(shared_settings: Settings) -> LlamaModel:
+    from tinyagent_cli.llm.registry import load_registry, open_model
+
+    model = open_model(load_registry(shared_settings).get("gemma3-270m"), shared_settings)
+    assert isinstance(model, LlamaModel)
+    return model
+
+
+def _prompt_tokens_evaluated(model: LlamaModel, prompt: str) -> int:
+    """Prompt tokens llama.cpp really evaluated for one completion (its own perf counter)."""
+    import llama_cpp
+
+    ctx = model.llama._ctx.ctx
+    llama_cpp.llama_perf_context_reset(ctx)
+    "".join(model.stream(prompt, max_tokens=2))
+    return llama_cpp.llama_perf_context(ctx).n_p_eval
+
+
+@pytest.mark.slow
+def test_stream_is_a_deterministic_language_model(gemma: LlamaModel, shared_settings: Settings) -> None:
+    from tinyagent_cli.llm.registry import load_registry, open_model
+
+    assert isinstance(gemma, LanguageModel) and gemma.name == "gemma3-270m"
+    prompt = "The three primary colours are"
+    chunks = list(gemma.stream(prompt, max_tokens=24))
+    assert len(chunks) > 1 and all(isinstance(c, str) for c in chunks)
+    assert "".join(gemma.stream(prompt, max_tokens=24)) == "".join(chunks)
+    assert open_model(load_registry(shared_settings).get("gemma3-270m"), shared_settings) is gemma  # one per process
+
+
+@pytest.mark.slow
+def test_stop_strings_end_the_completion(gemma: LlamaModel) -> None:
+    free = "".join(gemma.stream("1, 2, 3, 4, 5,", max_tokens=12))
+    assert "7" in free  # the base model counts on
+    stopped = "".join(gemma.stream("1, 2, 3, 4, 5,", stop=["7"], max_tokens=12))
+    assert "7" not in stopped and free.startswith(stopped)
+
+
+@pytest.mark.slow
+def test_count_tokens(gemma: LlamaModel) -> None:
+    assert gemma.count_tokens("") == 0
+    one = gemma.count_tokens("hello world")
+    assert 1 <= one <= 4
+    assert gemma.count_tokens("hello world " * 10) > 5 * one
+
+
+@pytest.mark.slow
+def test_shared_prefix_is_not_evaluated_again(gemma: LlamaModel) -> None:
+    prefix = "".join(f"Example {i}: get_email_address(\"Person {i}\") returns person{i}@example.com\n" for i in range(40))
+    total = gemma.count_tokens(prefix)
+    assert total > 500
+    first = _prompt_tokens_evaluated(gemma, prefix + "Question: who is Person 3?\n")
+    second = _prompt_tokens_evaluated(gemma, prefix + "Question: what about Person 7?\n")
+    assert first >= total
+    assert second < 40, f"second query evaluated {second} prompt tokens; the {total}-token prefix was not reused"
+
+
+@pytest.mark.slow
+def test_warm_prefix_leaves_only_the_tail(gemma: LlamaModel) -> None:
+    prefix = "".join(f"Note {i}: remember to buy item number {i}.\n" for i in range(30))
+    gemma.warm_prefix(prefix)
+    assert _prompt_tokens_evaluated(gemma, prefix + "Note 30:") < 15
+
+
+@pytest.mark.slow
+def test_prompt_longer_than_the_context_is_a_model_error(gemma: LlamaModel) -> None:
+    with pytest.raises(ModelError) as err:
+        "".join(gemma.stream("word " * (gemma.spec.n_ctx + 10), max_tokens=4))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_native_logging_stays_off_the_terminal(gemma: LlamaModel, shared_settings: Settings) -> None:
+    """Load, generate with a grammar, and reject a bad grammar in a fresh process: stderr stays empty."""
+    path = gemma.path
+    code = f"""
+from pathlib import Path
+from tinyagent_cli.errors import ModelError
+from tinyagent_cli.llm.registry import load_registry
+from tinyagent_cli.llm.llama import load_llama_model
+from tinyagent_cli.settings import Settings
+settings = Settings.load()
+spec = load_registry(settings).get("gemma3-270m")
+model = load_llama_model(spec, Path({str(path)!r}), settings)
+print("".join(model.stream("Hi", grammar='root ::= "ok"', max_tokens=4)))
+try:
+    model.grammar('root ::= ( "x"')
+except ModelError as exc:
+    print("rejected")
+"""
+    env = {**os.environ, "TINYAGENT_HOME": str(shared_settings.paths.data_dir.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["ok", "rejected"]
+    assert out.stderr == ""

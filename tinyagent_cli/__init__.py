@@ -1,0 +1,3 @@
+"""tinyagent: a local, Siri-like function-calling agent for the terminal."""
+
+__version__ = "0.1.0"

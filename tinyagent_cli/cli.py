@@ -1,0 +1,225 @@
+"""The ``tinyagent`` command: a thin Typer face over settings, catalog, agent and UI.
+
+Start-up stays quick: only typer is imported here; every command imports what it
+needs in its body. Errors become one line and an exit code in ``main`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, TinyAgentError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .settings import Settings
+    from .tools.spec import Catalog
+
+app = typer.Typer(
+    name="tinyagent",
+    help="A local, Siri-like agent: plans tool calls with a small model on your machine, asks, then runs them.",
+    no_args_is_help=False,
+    add_completion=True,
+    rich_markup_mode=None,
+)
+tools_app = typer.Typer(help="The tools the planner may use.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+
+_state: dict[str, Any] = {"verbose": False}
+
+BackendOption = typer.Option(None, "--backend", help="Tool backend: macos or portable (default: by platform).")
+JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of the tree.")
+YesOption = typer.Option(False, "--yes", "-y", help="Run actions that change things without asking.")
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _load(backend: str | None = None, model: str | None = None) -> tuple[Settings, Catalog]:
+    from .settings import Settings
+    from .tools.spec import load_catalog
+
+    settings = Settings.load(backend=backend, model=model)
+    return settings, load_catalog(settings)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tinyagent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show model and library logs."),
+) -> None:
+    _state["verbose"] = verbose
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def _read_source(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        from .errors import ConfigError
+
+        raise ConfigError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+@app.command("exec")
+def exec_(
+    plan_file: str = typer.Argument(..., metavar="PLAN", help="A plan file (text or our JSON), or - for stdin."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and draw the plan; run nothing."),
+    yes: bool = YesOption,
+    as_json: bool = JsonOption,
+    backend: Optional[str] = BackendOption,
+) -> int:
+    """Validate, draw, confirm and run a plan written in the LLMCompiler format."""
+    from .plan.parser import parse_plan, plan_from_json
+    from .ui.turn import Outcome, Turn
+
+    settings, catalog = _load(backend)
+    text = _read_source(plan_file)
+    query = None
+    if text.lstrip().startswith("{"):
+        from .errors import PlanError
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"not valid JSON: {exc.msg}", exc.lineno) from None
+        if not isinstance(data, dict) or "plan" not in data:
+            raise PlanError("a JSON plan must be an object with a 'plan' list (the shape --json prints)")
+        query = data.get("query") if isinstance(data.get("query"), str) else None
+        plan = plan_from_json(data["plan"], catalog)
+    else:
+        plan = parse_plan(text, catalog)
+    console = _console(stderr=as_json)
+    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, live=False if as_json else None)
+    outcome = turn.run(plan, Outcome(query=query, backend=settings.backend))
+    return _finish(outcome, as_json, console)
+
+
+def _finish(outcome: Any, as_json: bool, console: Console) -> int:
+    """Print the outcome the way the person asked for, and return its exit code."""
+    if as_json:
+        sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2) + "\n")
+        return outcome.exit_code
+    if outcome.dry_run:
+        from .ui.render import PlanView
+
+        if not console.is_terminal:
+            view = PlanView(_load(outcome.backend)[1])
+            for task in outcome.plan.tasks:
+                view.add(task)
+            console.print(view)
+        console.print("[dim]dry run: nothing was executed[/dim]")
+        return outcome.exit_code
+    if outcome.answer is not None:
+        console.print(outcome.answer.text)
+    if outcome.error:
+        _error_line(outcome.error)
+    return outcome.exit_code
+
+
+@tools_app.command("list")
+def tools_list(as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> None:
+    """List the tools of every loaded pack for the active backend."""
+    settings, catalog = _load(backend)
+    if as_json:
+        rows = [_tool_json(spec) for spec in catalog.tools.values()]
+        sys.stdout.write(json.dumps({"backend": settings.backend, "tools": rows}, indent=2) + "\n")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"Tools ({settings.backend} backend)", title_justify="left")
+    table.add_column("tool", style="bold cyan")
+    table.add_column("signature")
+    table.add_column("changes things")
+    table.add_column("pack", style="dim")
+    for spec in catalog.tools.values():
+        args = ", ".join(f"{p.name}: {p.type}" for p in spec.params)
+        table.add_row(spec.name, escape(f"({args})"), "yes" if spec.side_effects else "", spec.pack)
+    _console().print(table)
+
+
+@tools_app.command("show")
+def tools_show(name: str, as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> None:
+    """Show one tool: its description, parameters, backends and usual predecessors."""
+    from .errors import ConfigError
+
+    settings, catalog = _load(backend)
+    spec = catalog.get(name)
+    if spec is None:
+        raise ConfigError(catalog.why_unavailable(name))
+    if as_json:
+        sys.stdout.write(json.dumps(_tool_json(spec), indent=2) + "\n")
+        return
+    from rich.markup import escape
+
+    console = _console()
+    console.print(f"[bold cyan]{escape(spec.signature())}[/]  [dim]({spec.pack} pack)[/dim]")
+    console.print(escape(spec.description))
+    for p in spec.params:
+        note = f" — {p.description}" if p.description else ""
+        console.print(f"  [bold]{p.name}[/bold]: {escape(p.type + note)}")
+    console.print(f"changes things: {'yes' if spec.side_effects else 'no'}; backends: {', '.join(spec.backends)}")
+    if spec.after:
+        console.print(f"usually after: {', '.join(spec.after)}")
+
+
+def _tool_json(spec: Any) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "params": [{"name": p.name, "type": p.type, "description": p.description} for p in spec.params],
+        "side_effects": spec.side_effects,
+        "backends": list(spec.backends),
+        "after": list(spec.after),
+        "pack": spec.pack,
+    }
+
+
+def _error_line(message: str) -> None:
+    sys.stderr.write(f"tinyagent: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map every expected error to its exit code."""
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except TinyAgentError as exc:
+        _error_line(str(exc))
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        show() if show else _error_line(exc.format_message())
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        _error_line("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,1 @@
+"""Command implementations the Typer app in cli.py registers."""

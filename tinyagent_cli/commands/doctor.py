@@ -1,0 +1,207 @@
+"""`tinyagent doctor`: what works here, and how to fix what does not.
+
+Each check is one row: the backend in force, the config file, the tools, on macOS
+osascript and each app's automation permission (one harmless read through the same runner
+the tools use, so a refusal reads -1743 exactly as a tool would see it), Spotlight and
+``open``; on the portable backend its data folders; the models; Zoom credentials.
+Probing an app may start it, and the first probe of each makes macOS ask for access.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import EXIT_OK, EXIT_TASK_FAILED, ConfigError, TinyAgentError, ToolError
+from ..settings import PortableConfig, Settings, load_config
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..tools.spec import Catalog
+
+Status = Literal["ok", "info", "warn", "fail"]
+
+PROBED_APPS = ("Contacts", "Calendar", "Reminders", "Notes", "Mail")
+# Portable folders a person fills (the others are written by the tools and made on first use).
+_INPUT_FOLDERS = {
+    "contacts_dir": "import contacts with `tinyagent contacts import FILE.vcf`",
+    "inbox_dir": "save the emails to reply to or forward as .eml files there",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+ModelRows = Callable[[Settings], list[Check]]
+
+
+def _backend(settings: Settings) -> Check:
+    how = "configured" if settings.config.backend != "auto" else f"auto: {sys.platform}"
+    return Check("backend", "ok", f"{settings.backend} ({how})")
+
+
+def _config(settings: Settings) -> Check:
+    path = settings.paths.config_file
+    if not path.exists():
+        return Check("config file", "info", f"{path} does not exist; defaults in use")
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        return Check("config file", "fail", str(exc), f"edit {path}")
+    return Check("config file", "ok", f"{path} is valid")
+
+
+def _tools(settings: Settings, catalog: Catalog | None) -> Check:
+    try:
+        if catalog is None:
+            from ..tools.spec import load_catalog
+
+            catalog = load_catalog(settings)
+    except ConfigError as exc:
+        return Check("toolpacks", "fail", str(exc), "fix or remove the pack named")
+    return Check("toolpacks", "ok", f"{len(catalog.tools)} tools on the {catalog.backend} backend "
+                                    f"from {', '.join(p.name for p in catalog.packs) or 'no pack'}")
+
+
+def _pack_dir(catalog: Catalog | None) -> Path:
+    from ..tools.spec import shipped_packs_dir
+
+    for pack in catalog.packs if catalog is not None else ():
+        if pack.name == "tinyagent":
+            return pack.dir
+    return shipped_packs_dir() / "tinyagent"
+
+
+def _macos(settings: Settings, catalog: Catalog | None) -> list[Check]:
+    from ..tools.context import ToolContext
+    from ..tools.osascript import NotAuthorised, osascript_path, run_script
+
+    try:
+        where = osascript_path()
+    except ToolError as exc:
+        return [Check("osascript", "fail", str(exc), "run with --backend portable, or set backend: portable in config")]
+    checks = [Check("osascript", "ok", where)]
+    ctx = ToolContext(settings, _pack_dir(catalog))
+    for app in PROBED_APPS:
+        try:
+            run_script(ctx, "doctor_probe", [app], app=app)
+        except NotAuthorised:
+            checks.append(Check(app, "fail", "automation not allowed (-1743)",
+                                f"System Settings > Privacy & Security > Automation: allow your terminal to "
+                                f"control {app}; or `tccutil reset AppleEvents` and run doctor again to be asked"))
+        except ToolError as exc:
+            checks.append(Check(app, "warn", str(exc), f"open {app} once, then run doctor again"))
+        else:
+            checks.append(Check(app, "ok", "automation allowed"))
+    for program, use in (("mdfind", "finding files (Spotlight)"), ("open", "Maps, Messages and opening files")):
+        found = shutil.which(program)
+        checks.append(Check(program, "ok", f"{found}: {use}") if found else
+                      Check(program, "fail", f"not found; needed for {use}", "the macos backend needs macOS"))
+    checks.append(Check("Messages", "info", "compositions open through sms: URLs; no permission needed"))
+    return checks
+
+
+def _folder(settings: Settings, key: str) -> Check:
+    path = settings.paths.data_dir / Path(getattr(settings.config.portable, key)).expanduser()
+    name = f"portable.{key}"
+    if path.is_dir():
+        if os.access(path, os.W_OK | os.X_OK):
+            return Check(name, "ok", f"{path} (writable)")
+        return Check(name, "fail", f"{path} is not writable", f"chmod u+w {path}")
+    if path.exists():
+        return Check(name, "fail", f"{path} is not a folder", f"move it away or set {name} in config")
+    if key in _INPUT_FOLDERS:
+        return Check(name, "warn", f"{path} does not exist", _INPUT_FOLDERS[key])
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not os.access(parent, os.W_OK):
+        return Check(name, "fail", f"{path} cannot be created ({parent} is not writable)", f"set {name} in config")
+    return Check(name, "info", f"{path} does not exist yet; made on first use")
+
+
+def _portable(settings: Settings) -> list[Check]:
+    folders = [f.name for f in fields(PortableConfig) if f.name.endswith("_dir")]
+    checks = [_folder(settings, key) for key in folders]
+    roots = settings.config.portable.file_roots
+    missing = [r for r in roots if not Path(r).expanduser().is_dir()]
+    checks.append(Check("portable.file_roots", "warn" if missing else "ok",
+                        f"missing: {', '.join(missing)}" if missing else ", ".join(roots),
+                        "set portable.file_roots in config" if missing else ""))
+    return checks
+
+
+def _models(settings: Settings) -> list[Check]:
+    """The configured planner and speech models: installed, packaged, or missing."""
+    from .models import list_rows
+
+    try:
+        rows = {row["name"]: row for row in list_rows(settings)}
+    except TinyAgentError as exc:
+        return [Check("models", "fail", str(exc), "fix the model registry named")]
+    checks = []
+    for role, name in (("planner model", settings.config.model), ("speech model", settings.config.speech_model)):
+        row = rows.get(name)
+        if row is None:
+            checks.append(Check(role, "fail", f"{name!r} is not in the model registry", "tinyagent models list"))
+        elif row["status"] == "missing":
+            checks.append(Check(role, "fail", f"{name} is not installed", row["where"]))
+        else:
+            checks.append(Check(role, "ok", f"{name}: {row['status']} ({row['where']})"))
+    return checks
+
+
+def _zoom(settings: Settings) -> Check:
+    from ..tools.zoom import credentials
+
+    try:
+        credentials(settings)
+    except ToolError as exc:
+        return Check("zoom", "warn", "not set up: get_zoom_meeting_link will fail", str(exc).split(": ", 1)[-1])
+    return Check("zoom", "ok", "credentials present (not tried against Zoom)")
+
+
+def run_checks(settings: Settings, catalog: Catalog | None = None, model_rows: ModelRows | None = None) -> list[Check]:
+    checks = [_backend(settings), _config(settings), _tools(settings, catalog)]
+    checks += _macos(settings, catalog) if settings.backend == "macos" else _portable(settings)
+    checks += (model_rows or _models)(settings)
+    checks.append(_zoom(settings))
+    return checks
+
+
+_MARKS = {"ok": "[green]ok[/]", "info": "[cyan]info[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+
+
+def doctor_command(
+    settings: Settings, catalog: Catalog | None, console: Console, as_json: bool, model_rows: ModelRows | None = None
+) -> int:
+    """Print the checks (a table, or JSON); the exit code is 1 when any check failed."""
+    checks = run_checks(settings, catalog, model_rows)
+    failed = any(c.status == "fail" for c in checks)
+    if as_json:
+        data = {"ok": not failed, "backend": settings.backend, "checks": [asdict(c) for c in checks]}
+        console.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
+        return EXIT_TASK_FAILED if failed else EXIT_OK
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    table.add_column("how to fix", overflow="fold")
+    for c in checks:
+        table.add_row(escape(c.name), _MARKS[c.status], escape(c.detail), escape(c.fix))
+    console.print(table)
+    console.print("[red]Some checks failed.[/]" if failed else "[green]Everything needed works.[/]")
+    return EXIT_TASK_FAILED if failed else EXIT_OK

@@ -1,0 +1,1 @@
+"""Planner and speech models: the registry (models.yaml), llama.cpp and OpenAI-compatible backends."""

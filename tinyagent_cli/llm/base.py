@@ -1,0 +1,30 @@
+"""What a planner model is to the rest of tinyagent: a streaming text completer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+# Every backend samples greedily with this seed, so one query gives one plan.
+SEED = 1234
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A model that completes a prompt, deterministically (temperature 0, fixed seed).
+
+    ``grammar`` is GBNF text (see ``plan.grammar``); a backend that cannot constrain
+    output ignores it, so callers still parse and validate what comes back.
+    """
+
+    name: str
+
+    def stream(
+        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256
+    ) -> Iterator[str]:
+        """Yield the completion in text chunks as they are generated."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes in this model's context (approximate for servers)."""
+        ...

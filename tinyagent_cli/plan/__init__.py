@@ -1,0 +1,1 @@
+"""Plans: the LLMCompiler text format, its parser, the DAG executor and the join."""

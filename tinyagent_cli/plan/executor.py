@@ -1,0 +1,206 @@
+"""LLMCompiler's task fetching unit: run every task whose dependencies are done, at once.
+
+Tasks may still be arriving (from a model's stream) while earlier ones run. Each tool
+runs in its own daemon thread, so a blocking tool never serialises the others and a
+hung one cannot keep the process alive; its subprocesses die with the task's
+ToolContext (timeout or Ctrl-C). A failed task skips its dependents only.
+Side-effecting tasks wait for ``gate`` (the person's confirmation) before they start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterable, Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from ..errors import TinyAgentError
+from ..settings import Settings
+from ..tools.context import ToolContext
+from ..tools.spec import Catalog
+from .tasks import REFERENCE, Plan, Status, Task, TaskResult
+
+TERMINAL: frozenset[Status] = frozenset({"done", "failed", "skipped", "declined"})
+
+
+def substitute(value: Any, outputs: dict[int, str]) -> Any:
+    """Replace ``$N``/``${N}`` with task N's output, in strings and inside lists."""
+    if isinstance(value, str):
+        return REFERENCE.sub(lambda m: outputs[int(m.group(1) or m.group(2))], value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(substitute(v, outputs) for v in value)
+    return value
+
+
+class Executor:
+    """One plan's execution; ``results`` and ``status`` stay readable if it is interrupted."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        *,
+        gate: asyncio.Future[bool] | None = None,
+        on_update: Callable[[int], None] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.timeout = settings.config.timeout
+        self.gate = gate
+        self.on_update = on_update or (lambda _id: None)
+        self.now = now
+        self.tasks: dict[int, Task] = {}
+        self.status: dict[int, Status] = {}
+        self.started: dict[int, float] = {}
+        self.results: dict[int, TaskResult] = {}
+        self._changed: asyncio.Event | None = None
+        self._cancels: dict[int, threading.Event] = {}
+
+    def needs_gate(self, task: Task) -> bool:
+        spec = self.catalog.get(task.tool)
+        return spec is None or spec.side_effects or self.settings.config.confirm_read_only
+
+    async def run(self, source: Iterable[Task] | AsyncIterable[Task]) -> dict[int, TaskResult]:
+        self._changed = asyncio.Event()
+        feeding = asyncio.create_task(self._feed(source))
+        running: dict[int, asyncio.Task[None]] = {}
+        try:
+            while True:
+                self._changed.clear()
+                self._start_ready(running)
+                for task_id in [i for i, t in running.items() if t.done()]:
+                    del running[task_id]
+                if feeding.done() and not running and all(s in TERMINAL for s in self.status.values()):
+                    break
+                if feeding.done() and feeding.exception() is not None:
+                    self._skip_waiting("the plan stopped here")
+                    if not running:
+                        break
+                await self._changed.wait()
+        except asyncio.CancelledError:
+            self._cancel_all(running)
+            raise
+        finally:
+            if not feeding.done():
+                feeding.cancel()
+        error = feeding.exception()
+        if error is not None:
+            raise error
+        return dict(sorted(self.results.items()))
+
+    async def _feed(self, source: Iterable[Task] | AsyncIterable[Task]) -> None:
+        try:
+            if isinstance(source, AsyncIterable):
+                async for task in source:
+                    self._add(task)
+            else:
+                for task in source:
+                    self._add(task)
+        finally:
+            assert self._changed is not None
+            self._changed.set()
+
+    def _add(self, task: Task) -> None:
+        self.tasks[task.id] = task
+        self.status[task.id] = "pending"
+        self.on_update(task.id)
+        assert self._changed is not None
+        self._changed.set()
+
+    def _start_ready(self, running: dict[int, asyncio.Task[None]]) -> None:
+        progressed = True
+        while progressed:  # skipping one task can make its dependents skippable too
+            progressed = False
+            for task_id, task in self.tasks.items():
+                if self.status[task_id] != "pending" or task_id in running:
+                    continue
+                blocked = [d for d in task.deps if self.status.get(d) in TERMINAL - {"done"}]
+                if blocked:
+                    self._finish(task_id, "skipped", error=f"skipped: task {blocked[0]} did not complete")
+                    progressed = True
+                elif all(self.status.get(d) == "done" for d in task.deps):
+                    running[task_id] = asyncio.create_task(self._run_task(task))
+
+    def _skip_waiting(self, reason: str) -> None:
+        for task_id, status in self.status.items():
+            if status == "pending":
+                self._finish(task_id, "skipped", error=f"skipped: {reason}")
+
+    def _cancel_all(self, running: dict[int, asyncio.Task[None]]) -> None:
+        for event in self._cancels.values():
+            event.set()
+        for task in running.values():
+            task.cancel()
+        for task_id, status in self.status.items():
+            if status not in TERMINAL:
+                self._finish(task_id, "skipped", error="cancelled")
+
+    def _finish(self, task_id: int, status: Status, *, output: str | None = None, error: str | None = None,
+                args: tuple[Any, ...] = ()) -> None:
+        seconds = time.monotonic() - self.started[task_id] if task_id in self.started else 0.0
+        self.status[task_id] = status
+        self.results[task_id] = TaskResult(task_id, status, output, error, seconds, args)
+        self.on_update(task_id)
+        if self._changed is not None:
+            self._changed.set()
+
+    async def _run_task(self, task: Task) -> None:
+        if self.gate is not None and self.needs_gate(task):
+            if not await asyncio.shield(self.gate):
+                self._finish(task.id, "declined", error="not confirmed")
+                return
+        outputs = {d: self.results[d].output or "" for d in task.deps}
+        args = substitute(task.args, outputs)
+        cancel = threading.Event()
+        self._cancels[task.id] = cancel
+        self.status[task.id] = "running"
+        self.started[task.id] = time.monotonic()
+        self.on_update(task.id)
+        try:
+            output = await asyncio.wait_for(self._call(task, args, cancel), self.timeout)
+        except asyncio.TimeoutError:
+            cancel.set()  # kills the tool's subprocess; the thread is left to die with it
+            self._finish(task.id, "failed", error=f"timed out after {self.timeout:g} s", args=args)
+        except TinyAgentError as exc:
+            self._finish(task.id, "failed", error=str(exc), args=args)
+        except asyncio.CancelledError:
+            cancel.set()
+            self._finish(task.id, "skipped", error="cancelled", args=args)
+            raise
+        except Exception as exc:  # a tool's bug is that task's failure, not the plan's
+            self._finish(task.id, "failed", error=f"{type(exc).__name__}: {exc}", args=args)
+        else:
+            self._finish(task.id, "done", output=output, args=args)
+
+    async def _call(self, task: Task, args: tuple[Any, ...], cancel: threading.Event) -> str:
+        fn = self.catalog.implementation(task.tool)
+        pack_dir = self.catalog.pack_of(task.tool).dir
+        ctx = ToolContext(self.settings, pack_dir, now=self.now or datetime.now().astimezone(), cancel=cancel)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():
+                future.set_result(value) if ok else future.set_exception(value)
+
+        def work() -> None:
+            try:
+                value = fn(ctx, *args)
+                result = (True, "" if value is None else str(value))
+            except BaseException as exc:  # delivered to the awaiting task, not lost in the thread
+                result = (False, exc)
+            try:
+                loop.call_soon_threadsafe(settle, *result)
+            except RuntimeError:  # the loop is gone: the run ended (timeout or Ctrl-C) without us
+                pass
+
+        threading.Thread(target=work, name=f"task-{task.id}-{task.tool}", daemon=True).start()
+        return await future
+
+
+def run_plan(plan: Plan, catalog: Catalog, settings: Settings, **kwargs: Any) -> dict[int, TaskResult]:
+    """Execute a complete, already confirmed plan (tests and scripts)."""
+    return asyncio.run(Executor(catalog, settings, **kwargs).run(plan.tasks))

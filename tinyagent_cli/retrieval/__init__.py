@@ -1,0 +1,1 @@
+"""Retrieval: which tools a query needs (ToolRAG) and which solved examples to show the planner."""

@@ -1,0 +1,68 @@
+"""Datasets of solved queries: JSONL lines ``{"query", "plan", optional "template"}``.
+
+The tools of an example come from its plan text with a light regex over the numbered
+call lines, so retrieval does not depend on the plan parser (a pack's examples must be
+readable even when a tool's signature changed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DatasetError
+
+# "3. compose_new_email(" at the start of a line; join() is the end marker, not a tool.
+_CALL = re.compile(r"^\s*\d+\s*\.\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Example:
+    query: str
+    plan: str
+    tools: tuple[str, ...]  # distinct tools of the plan, in order of first use
+    template: str = ""  # the generator template it came from; groups examples for tuning
+
+
+def plan_tools(plan: str) -> tuple[str, ...]:
+    """The distinct tool names a plan calls, in order of first use, without join."""
+    names = [name for name in _CALL.findall(plan) if name != "join"]
+    return tuple(dict.fromkeys(names))
+
+
+def parse_example(data: object) -> Example:
+    """One decoded JSON line as an Example; ValueError says what is wrong with it."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    for key in ("query", "plan"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise ValueError(f"{key!r} must be a non-empty string")
+    template = data.get("template", "")
+    if not isinstance(template, str):
+        raise ValueError("'template' must be a string")
+    tools = plan_tools(data["plan"])
+    if not tools:
+        raise ValueError("the plan has no numbered tool call ('1. tool(...)')")
+    return Example(data["query"].strip(), data["plan"], tools, template)
+
+
+def read_dataset(path: Path | str) -> list[Example]:
+    """Every example of a JSONL file; blank lines are skipped, anything else malformed is a DatasetError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc})") from None
+    examples: list[Example] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            examples.append(parse_example(json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except ValueError as exc:
+            raise DatasetError(f"{path}:{number}: {exc}") from None
+    return examples

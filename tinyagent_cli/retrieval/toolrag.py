@@ -1,0 +1,497 @@
+"""ToolRAG: a TF-IDF + logistic-regression classifier that picks the few tools a query needs.
+
+Features are TF-IDF over word 1-2-grams and character 2-5-grams taken inside word
+boundaries (typos and inflections still share most character n-grams); each block is
+l2-normalised and scaled so a whole vector has unit length. One logistic regression per
+tool in the catalog (multi-label), trained on every pack's examples.jsonl. Thresholds are
+tuned per tool on out-of-fold scores where the folds split the examples by template, so
+the tuning sees phrasings the model did not train on; they favour recall, because a
+missing tool makes the plan impossible while an extra one only costs prompt tokens.
+
+The trained model is cached as an .npz of plain arrays plus JSON, keyed by a hash of
+everything it was trained from; loading never unpickles, and anything in the cache that
+does not validate is rebuilt. Prediction is pure numpy (no sklearn import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .dataset import Example, parse_example, read_dataset
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..settings import Settings
+    from ..tools.spec import Catalog
+
+# Bump when features, training or the file layout change: old cache files then miss.
+FORMAT_VERSION = 1
+CHAR_NGRAMS = (2, 5)
+MIN_DF = 2  # an n-gram seen in one example only teaches the model that example
+C = 10.0  # weak regularisation: the examples are many, short and clean
+FOLDS = 4
+# A tool's threshold lets through this share of its held-out positive examples' scores...
+RECALL_QUANTILE = 0.005
+# ...then is lowered by this factor, because natural requests score lower than templates.
+THRESHOLD_MARGIN = 0.6
+THRESHOLD_RANGE = (0.02, 0.5)
+DEFAULT_THRESHOLD = 0.2  # for a tool with too few examples to tune on
+MIN_POSITIVES = 5
+# A hinted tool (ToolSpec.after) joins the selection when its own score reaches this.
+HINT_FLOOR = 0.01
+KEEP_CACHE_FILES = 4
+
+Progress = Callable[[str], None]
+
+_TOKEN = re.compile(r"\w+")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def word_grams(text: str) -> list[str]:
+    """Lower-cased word unigrams and bigrams."""
+    tokens = _TOKEN.findall(text.lower())
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def char_grams(text: str) -> list[str]:
+    """Character n-grams of each space-padded word (like scikit-learn's ``char_wb``)."""
+    low, high = CHAR_NGRAMS
+    grams: list[str] = []
+    for word in text.lower().split():
+        padded = f" {word} "
+        for n in range(low, min(high, len(padded)) + 1):
+            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return grams
+
+
+Grams = tuple[list[str], list[str]]
+
+
+def grams(text: str) -> Grams:
+    return word_grams(text), char_grams(text)
+
+
+@dataclass(frozen=True)
+class TfidfSpace:
+    """The feature space: word block then char block, sublinear tf times smoothed idf."""
+
+    word_vocab: dict[str, int]
+    char_vocab: dict[str, int]
+    idf: np.ndarray  # float32, one per feature (word features first)
+
+    @property
+    def size(self) -> int:
+        return len(self.word_vocab) + len(self.char_vocab)
+
+    @classmethod
+    def fit(cls, docs: Sequence[Grams], min_df: int = MIN_DF) -> TfidfSpace:
+        import numpy as np
+
+        vocabs: list[dict[str, int]] = []
+        idfs: list[np.ndarray] = []
+        for block in (0, 1):
+            df = Counter(g for doc in docs for g in set(doc[block]))
+            kept = sorted(g for g, n in df.items() if n >= min_df)
+            vocabs.append({g: i for i, g in enumerate(kept)})
+            counts = np.array([df[g] for g in kept], dtype=np.float64)
+            idfs.append(np.log((1 + len(docs)) / (1 + counts)) + 1)
+        return cls(vocabs[0], vocabs[1], np.concatenate(idfs).astype(np.float32))
+
+    def vector(self, doc: Grams) -> tuple[np.ndarray, np.ndarray]:
+        """One document as sorted feature indices and their weights (unit length overall)."""
+        import numpy as np
+
+        parts_i: list[np.ndarray] = []
+        parts_v: list[np.ndarray] = []
+        offset = 0
+        for block, vocab in enumerate((self.word_vocab, self.char_vocab)):
+            counts = Counter(vocab[g] for g in doc[block] if g in vocab)
+            if counts:
+                index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts)) + offset
+                tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+                values = (1 + np.log(tf)) * self.idf[index]
+                values *= 1 / (math.sqrt(2) * float(np.linalg.norm(values)))
+                parts_i.append(index)
+                parts_v.append(values)
+            offset += len(vocab)
+        if not parts_i:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        index = np.concatenate(parts_i)
+        order = np.argsort(index)
+        return index[order], np.concatenate(parts_v)[order]
+
+    def matrix(self, docs: Sequence[Grams]) -> Any:
+        """Documents as a scipy CSR matrix (training and the example bank's index)."""
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
+        rows = [self.vector(doc) for doc in docs]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(i) for i, _ in rows])
+        indices = np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, np.int64)
+        data = np.concatenate([v for _, v in rows]) if rows else np.zeros(0, np.float32)
+        return csr_matrix((data, indices, indptr), shape=(len(rows), self.size))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The tools for one query, in catalog order, with every tool's score and threshold."""
+
+    tools: tuple[str, ...]
+    scores: dict[str, float]
+    thresholds: dict[str, float]
+    hinted: tuple[str, ...] = ()  # in ``tools`` only because a selected tool's hints named them
+
+
+def model_key(catalog: Catalog) -> str:
+    """A hash of everything the model is trained from; a change means a retrain."""
+    tools = [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "params": [[p.name, p.type, p.description] for p in spec.params],
+            "backends": list(spec.backends),
+            "after": list(spec.after),
+        }
+        for spec in catalog.tools.values()
+    ]
+    head = {
+        "format": FORMAT_VERSION,
+        "backend": catalog.backend,
+        "disabled": sorted(catalog.disabled_tools),
+        "tools": tools,
+    }
+    digest = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+    for path in catalog.examples_files():
+        data = path.read_bytes()
+        digest.update(b"\0examples %d\0" % len(data))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def model_path(settings: Settings, key: str) -> Path:
+    return settings.paths.cache_dir / "toolrag" / f"{key[:32]}.npz"
+
+
+class InvalidModel(Exception):
+    """A cache file that is corrupt, foreign or stale; it is rebuilt, never used."""
+
+
+@dataclass(frozen=True)
+class ToolRAG:
+    key: str
+    tools: tuple[str, ...]  # catalog order
+    space: TfidfSpace
+    weights: np.ndarray  # float32 (features, tools): rows gather fast for a sparse query
+    intercept: np.ndarray  # float32 (tools,)
+    thresholds: np.ndarray  # float32 (tools,)
+    hints: dict[str, tuple[str, ...]]  # tool -> hinted tools that are in the catalog
+    max_tools: int
+    examples: tuple[Example, ...]  # the example bank: pack examples using catalog tools only
+    example_index: tuple[np.ndarray, np.ndarray, np.ndarray]  # CSC: indptr, example rows, values
+    info: dict[str, Any]  # examples, features, train_seconds
+
+    # ---- prediction ----------------------------------------------------------------
+
+    def scores(self, query: str) -> np.ndarray:
+        import numpy as np
+
+        index, values = self.space.vector(grams(query))
+        z = values @ self.weights[index] + self.intercept
+        return 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
+
+    def select(self, query: str, *, hint_floor: float = HINT_FLOOR) -> Selection:
+        """Tools scoring over their threshold (at least one, at most max_tools), plus hints.
+
+        ``hint_floor`` 0 adds every hinted tool; above 0 only those scoring at least that.
+        """
+        import numpy as np
+
+        p = self.scores(query)
+        ratio = p / self.thresholds
+        chosen = [int(i) for i in np.argsort(-ratio, kind="stable") if ratio[i] >= 1.0]
+        if not chosen:
+            chosen = [int(np.argmax(ratio))]
+        names = {self.tools[i] for i in chosen[: max(1, self.max_tools)]}
+        position = {name: i for i, name in enumerate(self.tools)}
+        hinted = {
+            hint
+            for name in names
+            for hint in self.hints.get(name, ())
+            if hint not in names and p[position[hint]] >= hint_floor
+        }
+        return Selection(
+            tools=tuple(t for t in self.tools if t in names or t in hinted),
+            scores={t: float(p[i]) for i, t in enumerate(self.tools)},
+            thresholds={t: float(self.thresholds[i]) for i, t in enumerate(self.tools)},
+            hinted=tuple(t for t in self.tools if t in hinted),
+        )
+
+    # ---- training ------------------------------------------------------------------
+
+    @classmethod
+    def load_or_train(cls, catalog: Catalog, settings: Settings, progress: Progress | None = None) -> ToolRAG:
+        """The cached model for this catalog, trained (and cached) first when there is none."""
+        progress = progress or _stderr
+        key = model_key(catalog)
+        path = model_path(settings, key)
+        if path.exists():
+            try:
+                model = cls.load(path, key, catalog, settings)
+                os.utime(path)  # most recently used survives pruning
+                return model
+            except InvalidModel as exc:
+                progress(f"tool retrieval cache {path.name} is unusable ({exc}); retraining")
+        model = cls.train(catalog, settings, progress, key=key)
+        model.save(path)
+        return model
+
+    @classmethod
+    def train(
+        cls, catalog: Catalog, settings: Settings, progress: Progress | None = None, *, key: str | None = None
+    ) -> ToolRAG:
+        import numpy as np
+
+        progress = progress or _stderr
+        started = time.perf_counter()
+        tools = tuple(catalog.tools)
+        if not tools:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"no tools are enabled for the {catalog.backend} backend: check disabled_tools in config")
+        examples = [e for path in catalog.examples_files() for e in read_dataset(path)]
+        usable = [e for e in examples if set(e.tools) <= set(tools)]
+        progress(f"training tool retrieval: {len(tools)} tools, {len(usable)} examples ...")
+
+        # A tool no example uses still gets one positive: its own description.
+        texts = [e.query for e in usable]
+        labels = [set(e.tools) for e in usable]
+        groups = [e.template or "tools:" + ",".join(e.tools) for e in usable]
+        used = set().union(*labels) if labels else set()
+        for name in tools:
+            if name not in used:
+                spec = catalog.tools[name]
+                texts.append(f"{name.replace('_', ' ')}: {spec.description}")
+                labels.append({name})
+                groups.append(f"tool:{name}")
+        y = np.array([[name in label for name in tools] for label in labels], dtype=bool)
+        docs = [grams(t) for t in texts]
+
+        thresholds = _tune_thresholds(docs, y, groups)
+        space = TfidfSpace.fit(docs)
+        weights, intercept = _fit(space.matrix(docs), y)
+
+        index = space.matrix([grams(e.query) for e in usable]).tocsc()
+        seconds = time.perf_counter() - started
+        progress(f"trained tool retrieval in {seconds:.1f} s")
+        return cls(
+            key=key or model_key(catalog),
+            tools=tools,
+            space=space,
+            weights=weights,
+            intercept=intercept,
+            thresholds=thresholds,
+            hints=_hints(catalog),
+            max_tools=settings.config.max_tools,
+            examples=tuple(usable),
+            example_index=(index.indptr.astype(np.int64), index.indices.astype(np.int32), index.data.astype(np.float32)),
+            info={"examples": len(texts), "features": space.size, "train_seconds": round(seconds, 3)},
+        )
+
+    # ---- storage -------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write atomically (a reader never sees half a file), then prune old models."""
+        import numpy as np
+
+        def utf8(text: str) -> np.ndarray:
+            return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+        meta = {"format": FORMAT_VERSION, "key": self.key, "tools": list(self.tools), "info": self.info}
+        examples = [{"query": e.query, "plan": e.plan, "template": e.template} for e in self.examples]
+        indptr, rows, values = self.example_index
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez_compressed(
+                f,
+                meta=utf8(json.dumps(meta)),
+                word_vocab=utf8("\n".join(self.space.word_vocab)),
+                char_vocab=utf8("\n".join(self.space.char_vocab)),
+                idf=self.space.idf,
+                weights=self.weights,
+                intercept=self.intercept,
+                thresholds=self.thresholds,
+                examples=utf8(json.dumps(examples)),
+                ex_indptr=indptr,
+                ex_rows=rows,
+                ex_values=values,
+            )
+        os.replace(tmp, path)
+        others = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in others[KEEP_CACHE_FILES:]:
+            old.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path, key: str, catalog: Catalog, settings: Settings) -> ToolRAG:
+        """Load and validate a cache file; InvalidModel for anything that is not our model for this key."""
+        import zipfile
+
+        import numpy as np
+
+        try:
+            archive = np.load(path, allow_pickle=False)  # a pickle raises ValueError here
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise InvalidModel("not an .npz archive")
+            with archive:
+                if set(archive.files) != _ARRAYS.keys():
+                    raise InvalidModel("unexpected arrays")
+                arrays = {name: archive[name] for name in _ARRAYS}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise InvalidModel(str(exc) or type(exc).__name__) from None
+        for name, (dtype, ndim) in _ARRAYS.items():
+            if arrays[name].dtype != dtype or arrays[name].ndim != ndim:
+                raise InvalidModel(f"array {name} has the wrong type or shape")
+        try:
+            meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+            bank = [parse_example(e) for e in json.loads(arrays["examples"].tobytes().decode("utf-8"))]
+            word_vocab = _vocab(arrays["word_vocab"])
+            char_vocab = _vocab(arrays["char_vocab"])
+        except (ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
+            raise InvalidModel(f"unreadable metadata ({exc})") from None
+        tools = tuple(catalog.tools)
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
+            raise InvalidModel("made for another version or catalog")
+        if meta.get("tools") != list(tools) or not isinstance(meta.get("info"), dict):
+            raise InvalidModel("made for another tool set")
+        n_feat, n_tools = len(word_vocab) + len(char_vocab), len(tools)
+        indptr, rows, values = arrays["ex_indptr"], arrays["ex_rows"], arrays["ex_values"]
+        shapes_ok = (
+            arrays["idf"].shape == (n_feat,)
+            and arrays["weights"].shape == (n_feat, n_tools)
+            and arrays["intercept"].shape == (n_tools,)
+            and arrays["thresholds"].shape == (n_tools,)
+            and indptr.shape == (n_feat + 1,)
+            and rows.shape == values.shape
+            and indptr[0] == 0
+            and indptr[-1] == len(rows)
+            and bool(np.all(np.diff(indptr) >= 0))
+            and (len(rows) == 0 or 0 <= rows.min() and rows.max() < len(bank))
+            and bool(np.all((arrays["thresholds"] > 0) & (arrays["thresholds"] <= 1)))
+            and all(set(e.tools) <= set(tools) for e in bank)
+        )
+        if not shapes_ok:
+            raise InvalidModel("arrays do not fit together")
+        return cls(
+            key=key,
+            tools=tools,
+            space=TfidfSpace(word_vocab, char_vocab, arrays["idf"]),
+            weights=arrays["weights"],
+            intercept=arrays["intercept"],
+            thresholds=arrays["thresholds"],
+            hints=_hints(catalog),
+            max_tools=settings.config.max_tools,
+            examples=tuple(bank),
+            example_index=(indptr, rows, values),
+            info=meta["info"],
+        )
+
+
+# The arrays of a cache file: name -> (dtype, ndim). Nothing else may be in it.
+_ARRAYS = {
+    "meta": ("uint8", 1),
+    "word_vocab": ("uint8", 1),
+    "char_vocab": ("uint8", 1),
+    "idf": ("float32", 1),
+    "weights": ("float32", 2),
+    "intercept": ("float32", 1),
+    "thresholds": ("float32", 1),
+    "examples": ("uint8", 1),
+    "ex_indptr": ("int64", 1),
+    "ex_rows": ("int32", 1),
+    "ex_values": ("float32", 1),
+}
+
+
+def _vocab(array: np.ndarray) -> dict[str, int]:
+    text = array.tobytes().decode("utf-8")
+    words = text.split("\n") if text else []
+    vocab = {w: i for i, w in enumerate(words)}
+    if len(vocab) != len(words):
+        raise ValueError("duplicate n-grams in a vocabulary")
+    return vocab
+
+
+def _hints(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    return {
+        name: tuple(h for h in spec.after if h in catalog.tools and h != name) for name, spec in catalog.tools.items()
+    }
+
+
+def _fit(x: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic regression per tool column; weights as (features, tools) float32."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    n_feat, n_tools = x.shape[1], y.shape[1]
+    weights = np.zeros((n_feat, n_tools), dtype=np.float32)
+    intercept = np.zeros(n_tools, dtype=np.float32)
+    for j in range(n_tools):
+        column = y[:, j]
+        if column.all() or not column.any():  # nothing to separate: a constant score
+            intercept[j] = 10.0 if column.all() else -10.0
+            continue
+        model = LogisticRegression(C=C, class_weight="balanced", solver="liblinear")
+        model.fit(x, column)
+        weights[:, j] = model.coef_[0]
+        intercept[j] = model.intercept_[0]
+    return weights, intercept
+
+
+def _tune_thresholds(docs: Sequence[Grams], y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """Per-tool thresholds from out-of-fold scores, the folds split by template.
+
+    An example joined from several templates ("mail.cc.03+cal.basic.01") is held out of
+    every fold one of its templates falls in, trains only the folds none of them does,
+    and keeps its lowest held-out score. Each fold's vocabulary comes from its own
+    training part, so held-out phrasings meet unseen words just as a person's request does.
+    """
+    import numpy as np
+
+    parts = [group.split("+") for group in groups]
+    unique = sorted({p for ps in parts for p in ps})
+    order = np.random.default_rng(0).permutation(len(unique))
+    fold_of = {unique[g]: i % FOLDS for i, g in enumerate(order)}
+    held_in = np.array([[any(fold_of[p] == k for p in ps) for k in range(FOLDS)] for ps in parts])
+    oof = np.ones(y.shape, dtype=np.float64)
+    for k in range(FOLDS):
+        train, held = np.flatnonzero(~held_in[:, k]), np.flatnonzero(held_in[:, k])
+        if len(held) == 0 or len(train) == 0:
+            continue
+        space = TfidfSpace.fit([docs[i] for i in train])
+        weights, intercept = _fit(space.matrix([docs[i] for i in train]), y[train])
+        z = space.matrix([docs[i] for i in held]) @ weights + intercept
+        oof[held] = np.minimum(oof[held], 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))))
+    thresholds = np.full(y.shape[1], DEFAULT_THRESHOLD, dtype=np.float32)
+    low, high = THRESHOLD_RANGE
+    for j in range(y.shape[1]):
+        positives = oof[y[:, j], j]
+        if len(positives) >= MIN_POSITIVES:
+            tuned = float(np.quantile(positives, RECALL_QUANTILE)) * THRESHOLD_MARGIN
+            thresholds[j] = min(high, max(low, tuned))
+    return thresholds

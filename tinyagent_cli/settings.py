@@ -1,0 +1,196 @@
+"""Where tinyagent keeps its files, and the one config file that tunes it.
+
+Paths come from platformdirs; ``TINYAGENT_HOME`` puts every path under one folder
+(tests and portable installs use it). The config file is YAML, validated strictly so a
+typo is an error naming the key rather than a setting silently ignored. Environment
+variables override the file: ``TINYAGENT_MODEL``, ``TINYAGENT_BACKEND``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+APP_NAME = "tinyagent"
+CONFIG_FILENAME = "config.yaml"
+BACKENDS = ("macos", "portable")
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    cache_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / CONFIG_FILENAME
+
+    @property
+    def user_packs_dir(self) -> Path:
+        return self.config_dir / "toolpacks"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @classmethod
+    def discover(cls) -> Paths:
+        home = os.environ.get("TINYAGENT_HOME")
+        if home:
+            root = Path(home).expanduser()
+            return cls(root / "config", root / "data", root / "cache")
+        import platformdirs
+
+        return cls(
+            Path(platformdirs.user_config_dir(APP_NAME)),
+            Path(platformdirs.user_data_dir(APP_NAME)),
+            Path(platformdirs.user_cache_dir(APP_NAME)),
+        )
+
+
+@dataclass(frozen=True)
+class PortableConfig:
+    """Where the portable backend finds and keeps its real files (relative to data_dir)."""
+
+    contacts_dir: str = "contacts"
+    calendars_dir: str = "calendars"
+    reminders_dir: str = "reminders"
+    notes_dir: str = "notes"
+    drafts_dir: str = "mail/drafts"
+    inbox_dir: str = "mail/inbox"
+    reply_to: str = ""  # a message file that reply/forward act on; default: newest in inbox
+    file_roots: tuple[str, ...] = ("~",)
+    open_files: bool = True  # open found files and URLs with the system opener
+
+
+@dataclass(frozen=True)
+class ZoomConfig:
+    account_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    api_base: str = "https://api.zoom.us/v2"
+    oauth_url: str = "https://zoom.us/oauth/token"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The config file's contents; every field has a default, so the file is optional."""
+
+    model: str = "gemma3-270m"
+    speech_model: str = "whisper-tiny.en"
+    writer_model: str = ""  # a model for summaries; empty: extractive summary
+    backend: str = "auto"
+    timeout: float = 30.0
+    confirm_read_only: bool = False
+    replan_limit: int = 1
+    examples_k: int = 4
+    max_tools: int = 6
+    instructions: tuple[str, ...] = ()
+    disabled_packs: tuple[str, ...] = ()
+    disabled_tools: tuple[str, ...] = ()
+    log_history: bool = True
+    portable: PortableConfig = field(default_factory=PortableConfig)
+    zoom: ZoomConfig = field(default_factory=ZoomConfig)
+
+
+_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _coerce(where: str, value: Any, default: Any) -> Any:
+    """Check ``value`` against the type of ``default``; tuples come from YAML lists."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected {_TYPES[type(default)]}, got {value!r}")
+        if isinstance(default, int) and not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return type(default)(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    raise AssertionError(f"unhandled config type for {where}")  # pragma: no cover
+
+
+def _build(cls: type, data: Any, path: Path, prefix: str = "") -> Any:
+    where = f"{path}: {prefix.rstrip('.')}" if prefix else str(path)
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        default = getattr(defaults, key)
+        if isinstance(default, (PortableConfig, ZoomConfig)):
+            values[key] = _build(type(default), value, path, f"{prefix}{key}.")
+        else:
+            values[key] = _coerce(f"{path}: {prefix}{key}", value, default)
+    return replace(defaults, **values)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file; a missing file means all defaults."""
+    if not path.exists():
+        return Config()
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{at} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    config = _build(Config, data, path)
+    if config.backend not in ("auto", *BACKENDS):
+        raise ConfigError(f"{path}: backend must be auto, macos or portable, not {config.backend!r}")
+    return config
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths plus config, with environment and command-line overrides applied."""
+
+    paths: Paths
+    config: Config
+
+    @property
+    def backend(self) -> str:
+        """The backend in force: the configured one, or the platform's own."""
+        if self.config.backend != "auto":
+            return self.config.backend
+        return "macos" if sys.platform == "darwin" else "portable"
+
+    @classmethod
+    def load(cls, *, model: str | None = None, backend: str | None = None) -> Settings:
+        paths = Paths.discover()
+        config = load_config(paths.config_file)
+        model = model or os.environ.get("TINYAGENT_MODEL") or None
+        backend = backend or os.environ.get("TINYAGENT_BACKEND") or None
+        if backend is not None and backend not in ("auto", *BACKENDS):
+            raise ConfigError(f"unknown backend {backend!r}: use macos or portable")
+        if model:
+            config = replace(config, model=model)
+        if backend:
+            config = replace(config, backend=backend)
+        return cls(paths, config)

@@ -1,0 +1,1 @@
+"""Toolpacks and the backends that implement their tools."""

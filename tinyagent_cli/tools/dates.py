@@ -1,0 +1,146 @@
+"""Date arguments: ISO 8601 or a phrase relative to now, resolved to a local aware datetime.
+
+The plan parser resolves every ``date`` argument with :func:`resolve_date` and hands the
+tool :func:`to_iso` text; tools read it back with :func:`from_iso`. Phrases go to
+dateparser (imported lazily: it takes ~0.3 s), future-preferring, relative to the ``now``
+given. One construct dateparser misreads is normalised first: a bare hour after "at"
+("next Tuesday at 9", "Friday at 3") is read by dateparser as a month, so it becomes
+"at 09:00" / "at 15:00" (see ``_bare_hours``).
+
+A date without a time of day ("tomorrow", "Dec 12", "2026-12-01", "in 3 days") resolves to
+``DEFAULT_TIME`` (09:00) on that day: the text that crosses from the parser to a tool is
+an ISO timestamp, so a tool could not tell "no time given" from "midnight" afterwards, and
+09:00 is what a person means by "a meeting tomorrow" or "remind me on Friday". All-day
+reminders use only the date part anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, tzinfo
+
+DEFAULT_TIME = time(9, 0)
+DEFAULT_DURATION = timedelta(minutes=60)
+
+# dateparser "periods" that mean the text named a day (or coarser) but no time of day.
+_DATE_ONLY_PERIODS = {"day", "week", "month", "year"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# "at 9", "at 3:30", "at 9.30" not followed by am/pm: dateparser reads the number as a month.
+_AT_BARE_HOUR = re.compile(r"\bat\s+(\d{1,2})(?:[:.](\d{2}))?\b(?!\s*(?:[ap]\.?m\b|o'?clock|h\b)|[:.]\d)", re.IGNORECASE)
+_EVENING_WORDS = re.compile(r"\b(tonight|evening|night|pm)\b", re.IGNORECASE)
+# "at 1" .. "at 7" with no am/pm means the afternoon: nobody books a 3 a.m. meeting by saying "at 3".
+_AFTERNOON_HOURS = range(1, 8)
+
+
+def _local_tz(now: datetime) -> tzinfo | None:
+    """The zone wall-clock results are in: now's own, or None for the system's (DST-aware)."""
+    tz = now.tzinfo
+    if tz is None or hasattr(tz, "key"):  # naive, or a zoneinfo zone that knows its own DST rules
+        return tz
+    # A fixed offset (what datetime.now().astimezone() gives): when it is the system's offset,
+    # use the system's rules so a date across a DST change gets its own offset.
+    return None if now.utcoffset() == now.astimezone().utcoffset() else tz
+
+
+def _localise(wall: datetime, now: datetime) -> datetime:
+    """Attach the local zone to a naive wall-clock time."""
+    tz = _local_tz(now)
+    return wall.astimezone() if tz is None else wall.replace(tzinfo=tz)
+
+
+def _to_local(dt: datetime, now: datetime) -> datetime:
+    """An aware datetime expressed in the local zone (same instant)."""
+    tz = _local_tz(now)
+    return dt.astimezone() if tz is None else dt.astimezone(tz)
+
+
+def _parse_iso(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return None
+
+
+def _bare_hours(text: str) -> str:
+    """Rewrite "at 9" / "at 3" / "at 9.30" as a 24-hour clock time dateparser reads as a time."""
+    evening = bool(_EVENING_WORDS.search(text))
+
+    def clock(match: re.Match[str]) -> str:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        if hour > 23 or minute > 59:
+            return match.group(0)
+        if hour < 12 and (evening or hour in _AFTERNOON_HOURS):
+            hour += 12
+        return f"at {hour:02d}:{minute:02d}"
+
+    return _AT_BARE_HOUR.sub(clock, text)
+
+
+def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME) -> datetime | None:
+    """``text`` (ISO 8601 or a phrase such as "tomorrow 3pm") as a local aware datetime.
+
+    Empty or blank text is None. Relative phrases count from ``now`` and prefer the future
+    ("Friday" is the coming Friday). Raises ValueError saying what was not understood.
+    """
+    text = " ".join(text.split())
+    if not text:
+        return None
+    if _ISO_DATE.match(text):
+        try:
+            return _localise(datetime.combine(date.fromisoformat(text), default_time), now)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a valid date") from None
+    iso = _parse_iso(text)
+    if iso is not None:
+        return _to_local(iso, now) if iso.tzinfo else _localise(iso, now)
+
+    from dateparser.date import DateDataParser
+
+    wall_now = now if now.tzinfo is None else _to_local(now, now)
+    parser = DateDataParser(
+        languages=["en"],
+        settings={
+            "RELATIVE_BASE": wall_now.replace(tzinfo=None),
+            "PREFER_DATES_FROM": "future",
+            "RETURN_TIME_AS_PERIOD": True,  # tells "tomorrow" (period day) from "tomorrow 3pm" (time)
+        },
+    )
+    data = parser.get_date_data(_bare_hours(text))
+    found = data.date_obj
+    if found is None:
+        raise ValueError(
+            f"cannot understand the date {text!r}: use ISO 8601 (2026-11-22T15:00) "
+            "or a phrase such as 'tomorrow 3pm' or 'next Tuesday at 9'"
+        )
+    if found.tzinfo is not None:  # the phrase named a zone ("3pm UTC")
+        return _to_local(found, now)
+    if data.period in _DATE_ONLY_PERIODS:
+        found = datetime.combine(found.date(), default_time)
+    return _localise(found.replace(microsecond=0), now)
+
+
+def to_iso(dt: datetime) -> str:
+    """ISO 8601 with the UTC offset, to the second: ``2026-11-22T15:00:00+01:00``."""
+    return dt.isoformat(timespec="seconds")
+
+
+def from_iso(text: str) -> datetime | None:
+    """Read back :func:`to_iso` text; "" is None, a naive time is taken as local.
+
+    Raises ValueError for text that is not ISO 8601 (a tool falls back to
+    :func:`resolve_date` when it was called with a phrase directly).
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if _ISO_DATE.match(text):
+        return datetime.combine(date.fromisoformat(text), DEFAULT_TIME).astimezone()
+    parsed = _parse_iso(text)
+    if parsed is None:
+        raise ValueError(f"{text!r} is not an ISO 8601 date")
+    return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+def default_end(start: datetime) -> datetime:
+    """The end of an event given only its start: one hour later."""
+    return start + DEFAULT_DURATION

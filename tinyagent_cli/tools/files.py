@@ -1,0 +1,98 @@
+"""Safe file names, paths that stay inside their folder, and atomic writes.
+
+Names that come from a plan (note titles, folders, calendar and list names) are the
+model's text: "../../etc/passwd", "/etc/x", "CON", "a:b" must never name a file outside
+the tool's folder, nor one Windows or macOS cannot hold. ``safe_name`` turns any text into
+one path component (Unicode letters kept); ``inside`` checks the resolved result anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+from pathlib import Path
+
+from ..errors import ToolError
+
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes; leave room for " (2)" and ".ics"
+_RESERVED_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+_WINDOWS_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))]
+)
+
+
+def safe_name(name: str, default: str = "") -> str:
+    """``name`` as one safe file-name component; empty text means ``default``.
+
+    Reserved characters become "-", leading dots/dashes and trailing dots/spaces go, Windows device
+    names get a "_" prefix, and the result is cut to MAX_NAME_BYTES of UTF-8. Raises
+    ToolError when nothing usable is left ("..", "///").
+    """
+    text = unicodedata.normalize("NFC", " ".join(name.split()))
+    if not text:
+        text = default
+    # Leading "-" too: a name must not read as an option to a program it is handed to.
+    cleaned = _RESERVED_CHARS.sub("-", text).lstrip(". -").rstrip(". ")
+    cleaned = cleaned.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(". ")
+    if not cleaned.strip("-"):
+        raise ToolError(f"{name!r} cannot be used as a name: use letters or digits")
+    if cleaned.split(".")[0].upper() in _WINDOWS_RESERVED:
+        cleaned = "_" + cleaned
+    return cleaned
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """``root/parts...`` resolved, or ToolError when it would leave ``root`` (links included)."""
+    base = root.resolve()
+    path = base.joinpath(*parts).resolve()
+    if path != base and base not in path.parents:
+        raise ToolError(f"{'/'.join(parts)!r} is outside {root}")
+    return path
+
+
+_locks_guard = threading.Lock()
+_locks: dict[Path, threading.Lock] = {}
+
+
+def path_lock(path: Path) -> threading.Lock:
+    """One lock per file, so parallel tasks that read-modify-write it take turns."""
+    key = path.resolve()
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all at once: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def unique_path(path: Path) -> Path:
+    """``path``, or ``stem (2).ext``, ``stem (3).ext``... when it exists already."""
+    if not path.exists():
+        return path
+    n = 2
+    while True:
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        if not candidate.exists():
+            return candidate
+        n += 1

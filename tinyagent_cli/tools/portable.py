@@ -1,0 +1,724 @@
+"""The portable backend: the TinyAgent tools on real files any other program can open.
+
+Everything lives under the data dir (``settings.paths.data_dir``; TINYAGENT_HOME moves it),
+in folders named by ``portable:`` in the config file:
+
+- contacts: vCard files (``*.vcf``, one or many cards each), read with vobject;
+- calendars/<name>.ics (VEVENTs) and reminders/<list>.ics (VTODOs), with icalendar;
+- notes/<folder>/<title>.md, Markdown with ``# Title`` on the first line;
+- mail/drafts/*.eml, RFC 5322 drafts (X-Unsent: 1, so mail programs open them as drafts);
+  replies and forwards act on ``portable.reply_to`` or the newest ``mail/inbox/*.eml``.
+
+Names from a plan become file names only through ``files.safe_name`` + ``files.inside``.
+Writes are atomic; read-modify-write of one file is serialised with ``files.path_lock``.
+Texting (send_sms) has no portable form, so it is not here (pack.yaml says macOS only).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from uuid import uuid4
+
+from ..errors import ToolError
+from .context import ToolContext
+from .dates import default_end, from_iso, resolve_date
+from .files import atomic_write_bytes, atomic_write_text, inside, path_lock, safe_name, unique_path
+from .matching import best_match, normalise
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALENDAR = "Calendar"
+DEFAULT_REMINDERS = "Reminders"
+DEFAULT_NOTES_FOLDER = "Notes"
+PRODID = "-//tinyagent//tinyagent-cli//EN"
+# A home folder can hold millions of files: the search stops at whichever comes first.
+MAX_WALK_ENTRIES = 200_000
+MAX_WALK_SECONDS = 5.0
+_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
+_OPEN_TIMEOUT = 10.0
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
+_TRANSPORT = {
+    "d": "driving", "driving": "driving", "drive": "driving", "car": "driving", "": "driving",
+    "w": "walking", "walking": "walking", "walk": "walking",
+    "r": "transit", "transit": "transit", "public transit": "transit", "bus": "transit", "train": "transit",
+    "b": "bicycling", "bicycling": "bicycling", "bike": "bicycling", "cycling": "bicycling",
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def _folder(ctx: ToolContext, key: str) -> Path:
+    """A configured folder (relative to the data dir unless the config gives an absolute one)."""
+    return ctx.settings.paths.data_dir / Path(getattr(ctx.settings.config.portable, key)).expanduser()
+
+
+def _date_arg(ctx: ToolContext, text: str, what: str) -> datetime | None:
+    """A date argument: ISO from the plan parser, or a phrase when the tool is called directly."""
+    try:
+        return from_iso(text)
+    except ValueError:
+        pass
+    try:
+        return resolve_date(text, ctx.now)
+    except ValueError as exc:
+        raise ToolError(f"{what}: {exc}") from None
+
+
+def _when(dt: datetime) -> str:
+    return dt.strftime("%a %d %b %Y %H:%M")
+
+
+def _addresses(values: Iterable[str], what: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs; ToolError naming every value that is no email address."""
+    from email.utils import parseaddr
+
+    found: list[tuple[str, str]] = []
+    bad: list[str] = []
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        name, address = parseaddr(value)
+        if address and _ADDRESS.match(address) and "@" not in name:
+            found.append((name, address))
+        else:
+            bad.append(value)
+    if bad:
+        listed = ", ".join(repr(b) for b in bad)
+        raise ToolError(f"{what}: not an email address: {listed} (look it up with get_email_address first)")
+    return found
+
+
+def _has_display() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_url(ctx: ToolContext, url: str) -> None:
+    """Show a URL in the person's browser, without waiting for it; silently not when headless."""
+    if not ctx.settings.config.portable.open_files or not _has_display():
+        return
+    import threading
+    import webbrowser
+
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        return
+    # A text-mode browser would take over the terminal and block; a thread keeps the plan going.
+    threading.Thread(target=browser.open, args=(url,), daemon=True).start()
+
+
+def _open_path(ctx: ToolContext, path: Path) -> None:
+    """Open a file with the system opener; failing to show it does not fail finding it."""
+    if not ctx.settings.config.portable.open_files or not _has_display():
+        return
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]  # the only opener Windows has
+        return
+    argv = ["open", str(path)] if sys.platform == "darwin" else ["xdg-open", str(path)]
+    try:
+        done = ctx.run(argv, timeout=_OPEN_TIMEOUT)
+    except ToolError as exc:
+        log.warning("could not open %s: %s", path, exc)
+        return
+    if done.returncode != 0:
+        log.warning("could not open %s: %s", path, done.stderr.strip() or f"exit {done.returncode}")
+
+
+# ---------------------------------------------------------------- contacts (vCard)
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    emails: tuple[str, ...]  # preferred first
+    phones: tuple[str, ...]  # preferred first
+    nicknames: tuple[str, ...]
+    file: Path
+
+
+def _preferred_first(lines: Sequence[Any]) -> tuple[str, ...]:
+    """Values of EMAIL/TEL lines, those marked preferred (vCard 3 TYPE=pref, vCard 4 PREF=n) first."""
+
+    def rank(line: Any) -> int:
+        params = {k.upper(): [str(v).lower() for v in vs] for k, vs in line.params.items()}
+        if "pref" in params.get("TYPE", []):
+            return 1
+        if "PREF" in params:
+            try:
+                return int(params["PREF"][0])
+            except ValueError:
+                return 1
+        return 101
+
+    ordered = sorted(enumerate(lines), key=lambda item: (rank(item[1]), item[0]))
+    return tuple(str(line.value).strip() for _, line in ordered if str(line.value).strip())
+
+
+def card_name(card: Any) -> str:
+    """FN, or the N property's given and family names."""
+    if "fn" in card.contents and str(card.fn.value).strip():
+        return " ".join(str(card.fn.value).split())
+    if "n" in card.contents:
+        n = card.n.value
+        return " ".join(f"{n.prefix} {n.given} {n.additional} {n.family} {n.suffix}".split())
+    return ""
+
+
+def read_vcards(path: Path) -> list[Any]:
+    """Every card in a .vcf file; ValueError naming the file when it is not vCard."""
+    import vobject
+
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        cards = [c for c in vobject.readComponents(text) if c.name.upper() == "VCARD"]
+    except (OSError, vobject.base.ParseError, ValueError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{path} is not a readable vCard file ({type(exc).__name__}: {exc})") from None
+    return cards
+
+
+def contacts_dir(settings: Any) -> Path:
+    return settings.paths.data_dir / Path(settings.config.portable.contacts_dir).expanduser()
+
+
+def load_contacts(folder: Path) -> list[Contact]:
+    """Every contact in the folder's .vcf files; unreadable files are logged and skipped."""
+    contacts: list[Contact] = []
+    if not folder.is_dir():
+        return contacts
+    for file in sorted(folder.glob("*.vcf")):
+        try:
+            cards = read_vcards(file)
+        except ValueError as exc:
+            log.warning("%s", exc)
+            continue
+        for card in cards:
+            name = card_name(card)
+            if not name:
+                continue
+            nicknames = tuple(str(line.value).strip() for line in card.contents.get("nickname", []))
+            contacts.append(
+                Contact(
+                    name=name,
+                    emails=_preferred_first(card.contents.get("email", [])),
+                    phones=_preferred_first(card.contents.get("tel", [])),
+                    nicknames=tuple(n for n in nicknames if n),
+                    file=file,
+                )
+            )
+    return contacts
+
+
+def _find_contact(ctx: ToolContext, name: str) -> Contact:
+    if not name.strip():
+        raise ToolError("no contact name given")
+    folder = contacts_dir(ctx.settings)
+    contacts = load_contacts(folder)
+    if not contacts:
+        raise ToolError(f"no contacts in {folder}: import a vCard file with `tinyagent contacts import FILE.vcf`")
+    by_name: dict[str, Contact] = {}
+    for contact in contacts:
+        for label in (contact.name, *contact.nicknames):
+            by_name.setdefault(label, contact)
+    match = best_match(name, list(by_name))
+    if match is None:
+        raise ToolError(f"no contact named {name!r} among {len(contacts)} in {folder}")
+    return by_name[match]
+
+
+def get_phone_number(ctx: ToolContext, name: str) -> str:
+    contact = _find_contact(ctx, name)
+    if not contact.phones:
+        raise ToolError(f"{contact.name} has no phone number in {contact.file.name}")
+    return contact.phones[0]
+
+
+def get_email_address(ctx: ToolContext, name: str) -> str:
+    contact = _find_contact(ctx, name)
+    if not contact.emails:
+        raise ToolError(f"{contact.name} has no email address in {contact.file.name}")
+    return contact.emails[0]
+
+
+# ---------------------------------------------------------------- calendar and reminders (iCalendar)
+
+
+def _ics_time(dt: datetime) -> datetime:
+    """A zone-named time stays in its zone (VTIMEZONE added); a bare offset becomes UTC.
+
+    icalendar would write a fixed offset as TZID="UTC+01:00" with no VTIMEZONE, which
+    other programs cannot read; UTC is the same instant and every program reads it.
+    """
+    return dt if hasattr(dt.tzinfo, "key") else dt.astimezone(timezone.utc)
+
+
+def _load_calendar(path: Path, name: str) -> Any:
+    from icalendar import Calendar
+
+    if path.exists():
+        try:
+            return Calendar.from_ical(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"{path} is not a valid iCalendar file, left untouched ({exc})") from None
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _save_calendar(path: Path, calendar: Any) -> None:
+    calendar.add_missing_timezones()
+    atomic_write_bytes(path, calendar.to_ical())
+
+
+def create_calendar_event(
+    ctx: ToolContext,
+    title: str,
+    start_date: str,
+    end_date: str,
+    location: str,
+    invitees: list[str],
+    notes: str,
+    calendar: str,
+) -> str:
+    from icalendar import Event, vCalAddress
+
+    start = _date_arg(ctx, start_date, "start_date")
+    if start is None:
+        raise ToolError("an event needs a start date")
+    end = _date_arg(ctx, end_date, "end_date") or default_end(start)
+    if end <= start:
+        raise ToolError(f"the event ends ({_when(end)}) before it starts ({_when(start)})")
+    attendees = _addresses(invitees, "invitees")
+    name = safe_name(calendar, DEFAULT_CALENDAR)
+    path = inside(_folder(ctx, "calendars_dir"), f"{name}.ics")
+
+    event = Event()
+    event.add("uid", f"{uuid4()}@tinyagent")
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", _ics_time(start))
+    event.add("dtend", _ics_time(end))
+    event.add("summary", title.strip() or "Event")
+    if location.strip():
+        event.add("location", location.strip())
+    if notes.strip():
+        event.add("description", notes.strip())
+    for display, address in attendees:
+        attendee = vCalAddress(f"mailto:{address}")
+        if display:
+            attendee.params["CN"] = display
+        attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendee.params["RSVP"] = "TRUE"
+        event.add("attendee", attendee, encode=0)
+    with path_lock(path):
+        cal = _load_calendar(path, name)
+        cal.add_component(event)
+        _save_calendar(path, cal)
+    return f"Created event '{title.strip() or 'Event'}' on {_when(start)}-{end:%H:%M} in calendar '{name}' ({path})"
+
+
+def create_reminder(
+    ctx: ToolContext, name: str, due_date: str, notes: str, list_name: str, priority: int, all_day: bool
+) -> str:
+    from icalendar import Todo
+
+    if not name.strip():
+        raise ToolError("a reminder needs a name")
+    if not 0 <= priority <= 9:
+        raise ToolError(f"priority must be 0 (none), 1 (high), 5 (medium) or 9 (low), not {priority}")
+    due = _date_arg(ctx, due_date, "due_date")
+    list_title = safe_name(list_name, DEFAULT_REMINDERS)
+    path = inside(_folder(ctx, "reminders_dir"), f"{list_title}.ics")
+
+    todo = Todo()
+    todo.add("uid", f"{uuid4()}@tinyagent")
+    todo.add("dtstamp", datetime.now(timezone.utc))
+    todo.add("summary", name.strip())
+    todo.add("status", "NEEDS-ACTION")
+    if due is not None:
+        todo.add("due", due.date() if all_day else _ics_time(due))  # a date is written VALUE=DATE
+    if priority:
+        todo.add("priority", priority)
+    if notes.strip():
+        todo.add("description", notes.strip())
+    with path_lock(path):
+        cal = _load_calendar(path, list_title)
+        cal.add_component(todo)
+        _save_calendar(path, cal)
+    when = "" if due is None else f" due {due:%a %d %b %Y}" if all_day else f" due {_when(due)}"
+    return f"Created reminder '{name.strip()}'{when} in list '{list_title}' ({path})"
+
+
+# ---------------------------------------------------------------- notes (Markdown)
+
+
+def _note_folders(ctx: ToolContext, folder: str) -> list[Path]:
+    """The folder named, or every notes folder when none is (default folder first)."""
+    root = _folder(ctx, "notes_dir")
+    if folder.strip():
+        return [inside(root, safe_name(folder))]
+    default = inside(root, DEFAULT_NOTES_FOLDER)
+    base = root.resolve()
+    others = sorted(
+        p for p in (root.iterdir() if root.is_dir() else []) if p.is_dir() and p.resolve() != default and p.resolve().parent == base
+    )  # a linked folder that leads out of the notes folder is not searched
+    return [default, *others]
+
+
+def _find_note(folders: Sequence[Path], name: str, cutoff: float = 80.0) -> Path | None:
+    """The note titled ``name``: its exact file first, then the best fuzzy title."""
+    if not name.strip():
+        raise ToolError("no note title given")
+    exact = f"{safe_name(name)}.md"
+    found = next((folder / exact for folder in folders if (folder / exact).is_file()), None)
+    if found is None:
+        notes = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.md"))]
+        match = best_match(name, [p.stem for p in notes], cutoff)
+        found = next(p for p in notes if p.stem == match) if match is not None else None
+    # A note that is a link to somewhere else is not read or written through.
+    return None if found is None else inside(found.parent, found.name)
+
+
+def create_note(ctx: ToolContext, name: str, content: str, folder: str) -> str:
+    title = " ".join(name.split())
+    if not title:
+        raise ToolError("a note needs a title")
+    folder_path = inside(_folder(ctx, "notes_dir"), safe_name(folder, DEFAULT_NOTES_FOLDER))
+    body = content.strip("\n")
+    if body.startswith(f"# {title}"):  # the model often repeats the title as a heading
+        text = body + "\n"
+    else:
+        text = f"# {title}\n\n{body}\n" if body.strip() else f"# {title}\n"
+    with path_lock(folder_path):
+        # A second note with the same title gets "Title (2).md"; nothing is overwritten.
+        path = unique_path(inside(folder_path, f"{safe_name(title)}.md"))
+        atomic_write_text(path, text)
+    return f"Created note '{title}' in {folder_path.name} ({path})"
+
+
+def open_note(ctx: ToolContext, name: str, folder: str) -> str:
+    folders = _note_folders(ctx, folder)
+    path = _find_note(folders, name)
+    if path is None:
+        where = f"folder '{folders[0].name}'" if folder.strip() else "any notes folder"
+        titles = sorted(p.stem for f in folders if f.is_dir() for p in f.glob("*.md"))
+        known = f" (notes there: {', '.join(titles[:8])}{', ...' if len(titles) > 8 else ''})" if titles else ""
+        raise ToolError(f"no note named {name!r} in {where}{known}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ToolError(f"cannot read {path}: {exc}") from None
+
+
+def append_note_content(ctx: ToolContext, name: str, content: str, folder: str) -> str:
+    folders = _note_folders(ctx, folder)
+    # Appending to the wrong note is worse than making a new one: a stricter fuzzy cut-off.
+    path = _find_note(folders, name, cutoff=90.0)
+    if path is None:
+        created = create_note(ctx, name, content, folder)
+        return created.replace("Created note", "Created missing note", 1)
+    with path_lock(path):
+        old = path.read_text(encoding="utf-8")
+        atomic_write_text(path, f"{old.rstrip()}\n\n{content.strip()}\n")
+    return f"Appended to note '{path.stem}' ({path})"
+
+
+# ---------------------------------------------------------------- mail (.eml drafts)
+
+
+def _from_address() -> str:
+    """The sender for drafts: TINYAGENT_MAIL_FROM, then EMAIL, else a local placeholder."""
+    configured = os.environ.get("TINYAGENT_MAIL_FROM") or os.environ.get("EMAIL")
+    if configured:
+        return configured
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "me"
+    return f"{user}@localhost"
+
+
+def _format(pairs: Sequence[tuple[str, str]]) -> str:
+    from email.utils import formataddr
+
+    return ", ".join(formataddr(pair) for pair in pairs)
+
+
+def _draft(to: Sequence[tuple[str, str]], cc: Sequence[tuple[str, str]], subject: str, body: str) -> EmailMessage:
+    from email.utils import formatdate, make_msgid
+
+    sender = _from_address()
+    msg = EmailMessage()  # policy=email.policy.default: RFC 5322 headers, UTF-8 where needed
+    msg["From"] = sender
+    if to:
+        msg["To"] = _format(to)
+    if cc:
+        msg["Cc"] = _format(cc)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    # The domain is given so make_msgid does not ask DNS for this host's name.
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    msg["X-Unsent"] = "1"  # mail programs open the file as an editable draft
+    msg.set_content(body.strip() + "\n")
+    return msg
+
+
+def _attach(msg: EmailMessage, attachments: Sequence[str]) -> None:
+    import mimetypes
+
+    for raw in attachments:
+        if not raw.strip():
+            continue
+        path = Path(raw.strip()).expanduser()
+        if not path.is_file():
+            raise ToolError(f"attachment not found: {path}")
+        kind, encoding = mimetypes.guess_type(path.name)
+        if kind is None or encoding is not None:  # unknown, or compressed (.gz): plain bytes
+            kind = "application/octet-stream"
+        maintype, subtype = kind.split("/", 1)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ToolError(f"cannot read attachment {path}: {exc.strerror or exc}") from None
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+
+
+def _save_draft(ctx: ToolContext, msg: EmailMessage) -> Path:
+    folder = _folder(ctx, "drafts_dir")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    subject = str(msg["Subject"] or "")
+    name = safe_name(f"{stamp} {subject}"[:80], stamp)
+    with path_lock(folder):
+        path = unique_path(inside(folder, f"{name}.eml"))
+        atomic_write_bytes(path, msg.as_bytes())
+    _open_path(ctx, path)
+    return path
+
+
+def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
+    """The message to reply to or forward: portable.reply_to, or the newest in the inbox."""
+    from email import policy
+    from email.parser import BytesParser
+
+    settings = ctx.settings
+    configured = settings.config.portable.reply_to.strip()
+    if configured:
+        path = Path(configured).expanduser()
+        path = path if path.is_absolute() else settings.paths.data_dir / path
+        if not path.is_file():
+            raise ToolError(f"portable.reply_to names {path}, which does not exist")
+    else:
+        inbox = _folder(ctx, "inbox_dir")
+        messages = [p for p in inbox.glob("*.eml") if p.is_file()] if inbox.is_dir() else []
+        if not messages:
+            raise ToolError(
+                f"no email to act on: save one as a .eml file in {inbox} or set portable.reply_to in "
+                f"{settings.paths.config_file}"
+            )
+        path = max(messages, key=lambda p: p.stat().st_mtime)
+    try:
+        with path.open("rb") as handle:
+            message = BytesParser(policy=policy.default).parse(handle)
+    except OSError as exc:
+        raise ToolError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not message.keys():
+        raise ToolError(f"{path} is not an email message")
+    return path, message  # type: ignore[return-value]  # policy.default parses to EmailMessage
+
+
+def _prefixed(prefix: str, subject: str, already: tuple[str, ...]) -> str:
+    subject = " ".join(subject.split())
+    return subject if subject.lower().startswith(already) else f"{prefix} {subject}".strip()
+
+
+def _plain_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    if part is None:
+        return ""
+    try:
+        return part.get_content()
+    except (LookupError, ValueError):  # an unknown charset
+        return ""
+
+
+def compose_new_email(
+    ctx: ToolContext, recipients: list[str], cc: list[str], subject: str, context: str, attachments: list[str]
+) -> str:
+    msg = _draft(_addresses(recipients, "recipients"), _addresses(cc, "cc"), subject.strip(), context)
+    _attach(msg, attachments)
+    path = _save_draft(ctx, msg)
+    return f"Saved draft '{subject.strip()}' to {msg['To'] or 'no one yet'} as {path}"
+
+
+def reply_to_email(ctx: ToolContext, cc: list[str], context: str, attachments: list[str]) -> str:
+    source, original = _source_message(ctx)
+    reply_to = _addresses([str(original.get("Reply-To") or original.get("From") or "")], f"sender of {source.name}")
+    if not reply_to:
+        raise ToolError(f"{source.name} has no From or Reply-To address to reply to")
+    subject = _prefixed("Re:", str(original.get("Subject") or ""), ("re:",))
+    quoted = "\n".join(f"> {line}" if line else ">" for line in _plain_text(original).rstrip().splitlines())
+    body = context.strip()
+    if quoted:
+        body += f"\n\nOn {original.get('Date', 'an earlier date')}, {original.get('From', 'the sender')} wrote:\n{quoted}"
+    msg = _draft(reply_to, _addresses(cc, "cc"), subject, body)
+    message_id = str(original.get("Message-ID") or "").strip()
+    if message_id:
+        msg["In-Reply-To"] = message_id
+        msg["References"] = " ".join([*str(original.get("References") or "").split(), message_id])
+    _attach(msg, attachments)
+    path = _save_draft(ctx, msg)
+    return f"Saved reply '{subject}' to {msg['To']} as {path}"
+
+
+def forward_email(
+    ctx: ToolContext, recipients: list[str], cc: list[str], context: str, attachments: list[str]
+) -> str:
+    source, original = _source_message(ctx)
+    subject = _prefixed("Fwd:", str(original.get("Subject") or ""), ("fwd:", "fw:"))
+    msg = _draft(_addresses(recipients, "recipients"), _addresses(cc, "cc"), subject, context)
+    msg.add_attachment(original)  # message/rfc822: the original whole, with its own attachments
+    _attach(msg, attachments)
+    path = _save_draft(ctx, msg)
+    return f"Saved forward '{subject}' to {msg['To'] or 'no one yet'} as {path}"
+
+
+# ---------------------------------------------------------------- maps (Google Maps URLs)
+
+
+def maps_open_location(ctx: ToolContext, location: str) -> str:
+    place = " ".join(location.split())
+    if not place:
+        raise ToolError("no location given")
+    url = "https://www.google.com/maps/search/?" + urlencode({"api": "1", "query": place})
+    _open_url(ctx, url)
+    return url
+
+
+def maps_show_directions(ctx: ToolContext, start_location: str, end_location: str, transport: str) -> str:
+    destination = " ".join(end_location.split())
+    if not destination:
+        raise ToolError("no destination given")
+    mode = _TRANSPORT.get(transport.strip().lower())
+    if mode is None:
+        raise ToolError(f"transport must be d (driving), w (walking) or r (public transit), not {transport!r}")
+    params = {"api": "1", "destination": destination, "travelmode": mode}
+    origin = " ".join(start_location.split())
+    if origin:  # no origin: Google Maps starts from where the person is
+        params["origin"] = origin
+    url = "https://www.google.com/maps/dir/?" + urlencode(params)
+    _open_url(ctx, url)
+    return url
+
+
+# ---------------------------------------------------------------- files and PDFs
+
+
+def _file_key(name: str) -> str:
+    """How a file name is compared: case, spaces, "_" and "-" do not matter."""
+    return normalise(re.sub(r"[_\-]+", " ", name))
+
+
+def find_file(roots: Sequence[Path], query: str) -> tuple[Path | None, int, bool]:
+    """Breadth-first search for ``query`` (exact name, with or without extension, then fuzzy).
+
+    Returns (path or None, entries looked at, whether the walk stopped at its limit).
+    Hidden files and folders are skipped; shallower files win.
+    """
+    wanted = _file_key(query)
+    suffix = Path(query).suffix
+    with_extension = bool(suffix) and suffix[1:].isalnum() and len(suffix) <= 6
+    queue = deque(roots)
+    first_seen: dict[str, str] = {}
+    seen = 0
+    deadline = time.monotonic() + MAX_WALK_SECONDS
+    while queue:
+        folder = queue.popleft()
+        try:
+            entries = os.scandir(folder)
+        except OSError:  # no permission, vanished: not ours to fail on
+            continue
+        with entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                seen += 1
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    if entry.name not in _SKIP_DIRS:
+                        queue.append(Path(entry.path))
+                    continue
+                key = _file_key(entry.name if with_extension else Path(entry.name).stem)
+                if key == wanted:
+                    return Path(entry.path), seen, False
+                first_seen.setdefault(key, entry.path)
+        if seen >= MAX_WALK_ENTRIES or time.monotonic() > deadline:
+            break
+    stopped = bool(queue)
+    match = best_match(wanted, list(first_seen))
+    return (Path(first_seen[match]) if match is not None else None), seen, stopped
+
+
+def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
+    query = file_name.strip()
+    if not query:
+        raise ToolError("no file name given")
+    direct = Path(query).expanduser()
+    if (direct.is_absolute() or os.sep in query or query.startswith("~")) and direct.is_file():
+        path = direct.resolve()
+    else:
+        roots = [Path(r).expanduser() for r in ctx.settings.config.portable.file_roots]
+        roots = [r for r in roots if r.is_dir()]
+        if not roots:
+            raise ToolError(f"none of portable.file_roots exists ({', '.join(ctx.settings.config.portable.file_roots)})")
+        found, seen, stopped = find_file(roots, query)
+        if found is None:
+            where = ", ".join(str(r) for r in roots)
+            limit = f"; the search stopped after {seen} entries, add narrower folders to portable.file_roots" if stopped else ""
+            raise ToolError(f"no file named {query!r} under {where}{limit}")
+        path = found.resolve()
+    _open_path(ctx, path)
+    return str(path)
+
+
+def summarize_pdf(ctx: ToolContext, pdf_path: str) -> str:
+    from .pdf import summarize_pdf_file
+
+    if not pdf_path.strip():
+        raise ToolError("no PDF path given (find it first with open_and_get_file_path)")
+    return summarize_pdf_file(Path(pdf_path.strip()).expanduser())
+
+
+# ---------------------------------------------------------------- Zoom
+
+
+def get_zoom_meeting_link(
+    ctx: ToolContext, topic: str, start_time: str, duration: int, meeting_invitees: list[str]
+) -> str:
+    from .zoom import create_meeting
+
+    if duration < 0:
+        raise ToolError(f"duration must be minutes, not {duration}")
+    start = _date_arg(ctx, start_time, "start_time")
+    invitees = [address for _, address in _addresses(meeting_invitees, "meeting_invitees")]
+    return create_meeting(ctx.settings, topic.strip(), start, duration or 60, invitees)

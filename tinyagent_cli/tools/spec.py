@@ -1,0 +1,251 @@
+"""Toolpacks: declarative tool signatures, validated strictly, and the catalog in force.
+
+A toolpack is a folder with ``pack.yaml`` (the tools), optionally ``examples.jsonl``
+(solved queries for retrieval) and whatever its implementations need (AppleScript
+files). The shipped pack lives in ``toolpacks/``; a person's own packs live in the
+config dir's ``toolpacks/`` and may bring their own Python implementation file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..errors import PackError
+from ..settings import BACKENDS, Settings
+
+PARAM_TYPES = ("str", "int", "bool", "list[str]", "date")
+_PACK_KEYS = {"name", "description", "implementations", "tools"}
+_TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params"}
+_PARAM_KEYS = {"name", "type", "description"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # one of PARAM_TYPES; "date" is a str resolved to ISO 8601 before running
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    side_effects: bool
+    backends: tuple[str, ...]
+    after: tuple[str, ...]  # tools that usually come first (hints for retrieval and prompts)
+    pack: str
+
+    def signature(self) -> str:
+        """The Python-style signature a planner reads: ``name(a: str, b: list[str]) -> str``."""
+        args = ", ".join(f"{p.name}: {'str' if p.type == 'date' else p.type}" for p in self.params)
+        return f"{self.name}({args}) -> str"
+
+
+@dataclass(frozen=True)
+class Toolpack:
+    name: str
+    description: str
+    dir: Path
+    implementations: Mapping[str, str]  # backend -> module name or a .py file in the pack
+    tools: tuple[ToolSpec, ...]
+
+    @property
+    def examples_path(self) -> Path:
+        return self.dir / "examples.jsonl"
+
+
+def shipped_packs_dir() -> Path:
+    """The packs inside the installed package (also the repo's toolpacks/ when editable)."""
+    here = Path(__file__).resolve().parent.parent
+    inside = here / "toolpacks"
+    return inside if inside.is_dir() else here.parent / "toolpacks"
+
+
+def _expect(file: Path, where: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise PackError(f"{file}: {where}: expected {what}, got {value!r}")
+    return value
+
+
+def _keys(file: Path, where: str, data: Any, allowed: set[str], required: set[str]) -> dict:
+    _expect(file, where, data, dict, "a mapping")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise PackError(f"{file}: {where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+    missing = sorted(required - set(data))
+    if missing:
+        raise PackError(f"{file}: {where}: missing key {missing[0]!r}")
+    return data
+
+
+def _str_list(file: Path, where: str, value: Any) -> tuple[str, ...]:
+    _expect(file, where, value, list, "a list of strings")
+    for item in value:
+        _expect(file, where, item, str, "a list of strings")
+    return tuple(value)
+
+
+def _is_identifier(name: str) -> bool:
+    return name.isidentifier() and name != "join"
+
+
+def load_pack(pack_dir: Path) -> Toolpack:
+    """Load and validate one pack; every defect is a PackError naming the file and key."""
+    import yaml
+
+    file = pack_dir / "pack.yaml"
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}:" if mark is not None else ""
+        raise PackError(f"{file}:{at} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackError(f"{file}: cannot be read ({exc})") from None
+
+    _keys(file, "pack", data, _PACK_KEYS, {"name", "tools"})
+    name = _expect(file, "name", data["name"], str, "a string")
+    description = _expect(file, "description", data.get("description", ""), str, "a string")
+    impls = _expect(file, "implementations", data.get("implementations", {}), dict, "a mapping")
+    for backend, target in impls.items():
+        if backend not in BACKENDS:
+            raise PackError(f"{file}: implementations: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+        _expect(file, f"implementations.{backend}", target, str, "a module name or .py file")
+
+    tools: list[ToolSpec] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(_expect(file, "tools", data["tools"], list, "a list")):
+        where = f"tools[{i}]"
+        _keys(file, where, raw, _TOOL_KEYS, {"name", "description", "params", "side_effects"})
+        tool_name = _expect(file, f"{where}.name", raw["name"], str, "a string")
+        where = f"tools[{i}] ({tool_name})"
+        if not _is_identifier(tool_name):
+            raise PackError(f"{file}: {where}.name: {tool_name!r} is not a valid tool name")
+        if tool_name in seen:
+            raise PackError(f"{file}: {where}.name: duplicate tool name {tool_name!r}")
+        seen.add(tool_name)
+        params: list[Param] = []
+        for j, p in enumerate(_expect(file, f"{where}.params", raw["params"], list, "a list")):
+            pwhere = f"{where}.params[{j}]"
+            _keys(file, pwhere, p, _PARAM_KEYS, {"name", "type"})
+            pname = _expect(file, f"{pwhere}.name", p["name"], str, "a string")
+            ptype = _expect(file, f"{pwhere}.type", p["type"], str, "a string")
+            if ptype not in PARAM_TYPES:
+                raise PackError(f"{file}: {pwhere}.type: {ptype!r} is not one of {', '.join(PARAM_TYPES)}")
+            pdesc = _expect(file, f"{pwhere}.description", p.get("description", ""), str, "a string")
+            params.append(Param(pname, ptype, pdesc))
+        backends = _str_list(file, f"{where}.backends", raw.get("backends", list(impls)))
+        for backend in backends:
+            if backend not in impls:
+                raise PackError(f"{file}: {where}.backends: {backend!r} has no entry in implementations")
+        tools.append(
+            ToolSpec(
+                name=tool_name,
+                description=_expect(file, f"{where}.description", raw["description"], str, "a string").strip(),
+                params=tuple(params),
+                side_effects=_expect(file, f"{where}.side_effects", raw["side_effects"], bool, "true or false"),
+                backends=backends,
+                after=_str_list(file, f"{where}.after", raw.get("after", [])),
+                pack=name,
+            )
+        )
+    return Toolpack(name, description.strip(), pack_dir, dict(impls), tuple(tools))
+
+
+def _pack_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "pack.yaml").is_file())
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The packs loaded for one backend: the tools a plan may use, and why others may not."""
+
+    packs: tuple[Toolpack, ...]
+    backend: str
+    disabled_tools: frozenset[str] = frozenset()
+
+    @cached_property
+    def _all(self) -> dict[str, tuple[ToolSpec, Toolpack]]:
+        return {t.name: (t, pack) for pack in self.packs for t in pack.tools}
+
+    @cached_property
+    def tools(self) -> dict[str, ToolSpec]:
+        """Enabled tools the active backend implements, in pack order."""
+        return {
+            name: spec
+            for name, (spec, _) in self._all.items()
+            if name not in self.disabled_tools and self.backend in spec.backends
+        }
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self.tools.get(name)
+
+    def why_unavailable(self, name: str) -> str:
+        """Why a tool name cannot be used; for plan errors a person can act on."""
+        if name not in self._all:
+            return f"unknown tool {name!r}"
+        spec, _ = self._all[name]
+        if name in self.disabled_tools:
+            return f"tool {name!r} is disabled in config"
+        return f"tool {name!r} is not available on the {self.backend} backend (it has: {', '.join(spec.backends)})"
+
+    def pack_of(self, name: str) -> Toolpack:
+        return self._all[name][1]
+
+    def implementation(self, name: str) -> Callable[..., str]:
+        """The function that runs tool ``name`` on the active backend: ``fn(ctx, *args)``."""
+        spec, pack = self._all[name]
+        target = pack.implementations[self.backend]
+        module = _import_implementation(pack, target)
+        fn = getattr(module, name, None)
+        if not callable(fn):
+            raise PackError(f"{pack.dir / 'pack.yaml'}: implementations.{self.backend}: {target} has no function {name}")
+        return fn
+
+    def examples_files(self) -> list[Path]:
+        return [p.examples_path for p in self.packs if p.examples_path.is_file()]
+
+
+_loaded_files: dict[Path, Any] = {}
+
+
+def _import_implementation(pack: Toolpack, target: str) -> Any:
+    if not target.endswith(".py"):
+        return importlib.import_module(target)
+    path = (pack.dir / target).resolve()
+    if path not in _loaded_files:
+        spec = importlib.util.spec_from_file_location(f"tinyagent_pack_{pack.name}", path)
+        if spec is None or spec.loader is None or not path.is_file():
+            raise PackError(f"{pack.dir / 'pack.yaml'}: implementations: cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _loaded_files[path] = module
+    return _loaded_files[path]
+
+
+def load_catalog(settings: Settings, extra_dirs: Iterable[Path] = ()) -> Catalog:
+    """The shipped packs plus the person's own, less what config disables."""
+    disabled = set(settings.config.disabled_packs)
+    packs: list[Toolpack] = []
+    seen: dict[str, Path] = {}
+    for pack_dir in [*_pack_dirs(shipped_packs_dir()), *_pack_dirs(settings.paths.user_packs_dir), *extra_dirs]:
+        pack = load_pack(pack_dir)
+        if pack.name in disabled:
+            continue
+        for tool in pack.tools:
+            if tool.name in seen:
+                raise PackError(
+                    f"{pack_dir / 'pack.yaml'}: tool {tool.name!r} is already defined in {seen[tool.name]}"
+                )
+            seen[tool.name] = pack_dir / "pack.yaml"
+        packs.append(pack)
+    return Catalog(tuple(packs), settings.backend, frozenset(settings.config.disabled_tools))

@@ -1,0 +1,1 @@
+"""Terminal faces: the plan tree, live status, confirmation and the REPL."""

@@ -1,0 +1,93 @@
+"""The plan as a rich Tree: each task under what it waits for, with live status.
+
+A task is drawn under the last task it depends on and names any other dependency, so
+chains read top to bottom and independent work sits side by side at the root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from rich.tree import Tree
+
+from ..plan.tasks import Status, Task, TaskResult
+from ..tools.spec import Catalog
+
+_STYLE: dict[str, tuple[str, str]] = {
+    "pending": ("·", "dim"),
+    "running": ("◐", "yellow"),
+    "done": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "skipped": ("−", "dim"),
+    "declined": ("−", "dim"),
+}
+_ARG_LIMIT = 60
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        text = value.replace("\n", "⏎")
+        return '"' + (text if len(text) <= _ARG_LIMIT else text[: _ARG_LIMIT - 1] + "…") + '"'
+    return repr(value)
+
+
+class PlanView:
+    """What the tree shows; the executor's callbacks and the stream parser update it."""
+
+    def __init__(self, catalog: Catalog, title: str = "Plan") -> None:
+        self.catalog = catalog
+        self.title = title
+        self.tasks: dict[int, Task] = {}
+        self.status: dict[int, Status] = {}
+        self.results: dict[int, TaskResult] = {}
+        self.seconds: dict[int, float] = {}
+
+    def add(self, task: Task) -> None:
+        self.tasks[task.id] = task
+        self.status.setdefault(task.id, "pending")
+
+    def update(self, task_id: int, status: Status, result: TaskResult | None = None, seconds: float = 0.0) -> None:
+        self.status[task_id] = status
+        if result is not None:
+            self.results[task_id] = result
+        self.seconds[task_id] = seconds
+
+    def _label(self, task: Task) -> Text:
+        status = self.status.get(task.id, "pending")
+        mark, style = _STYLE[status]
+        spec = self.catalog.get(task.tool)
+        text = Text()
+        text.append(f"{mark} ", style=style)
+        text.append(f"{task.id}. ", style="bold")
+        text.append(task.tool, style="bold cyan")
+        if spec is not None and spec.side_effects:
+            text.append(" (changes things)", style="magenta")
+        names = [p.name for p in spec.params] if spec else [str(i) for i in range(len(task.args))]
+        args = ", ".join(f"{n}={_value(v)}" for n, v in zip(names, task.args) if v not in ("", [], None))
+        text.append(f"({args})" if args else "()", style="default")
+        if len(task.deps) > 1:
+            text.append(f"  waits for {', '.join(f'${d}' for d in task.deps)}", style="dim")
+        if status not in ("pending",):
+            text.append(f"  {status}", style=style)
+        if task.id in self.seconds and status != "pending":
+            text.append(f" {self.seconds[task.id]:.1f}s", style="dim")
+        result = self.results.get(task.id)
+        if result is not None and (result.output or result.error):
+            detail = result.output if result.status == "done" else result.error
+            text.append(f"\n   → {_value(detail or '')[1:-1]}", style="green" if result.status == "done" else "red")
+        return text
+
+    def __rich__(self) -> RenderableType:
+        tree = Tree(Text(self.title, style="bold"))
+        nodes: dict[int, Tree] = {}
+        for task in self.tasks.values():
+            parent = nodes.get(task.deps[-1]) if task.deps else None
+            nodes[task.id] = (parent or tree).add(self._label(task))
+        if not self.tasks:
+            tree.add(Text("(planning…)", style="dim"))
+        return Group(tree)

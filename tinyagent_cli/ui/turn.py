@@ -1,0 +1,223 @@
+"""One turn on the terminal: draw the plan as it arrives, confirm, execute live, answer.
+
+Shared by ``exec`` (a plan from a file), ``run`` (a plan streamed from the model) and
+the REPL. Read-only tasks may start while the plan is still arriving; anything that
+changes things waits until the whole plan has been shown and confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from ..errors import EXIT_DECLINED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, Declined, TinyAgentError
+from ..plan.executor import Executor
+from ..plan.join import Answer, join
+from ..plan.tasks import Plan, Task, TaskResult
+from ..settings import Settings
+from ..tools.spec import Catalog
+from .confirm import confirm
+from .render import PlanView
+
+
+@dataclass
+class Outcome:
+    """Everything one turn produced; ``to_json`` is the documented ``--json`` object."""
+
+    query: str | None
+    plan: Plan | None = None
+    results: dict[int, TaskResult] = field(default_factory=dict)
+    answer: Answer | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    confirmation: str = "auto"
+    exit_code: int = EXIT_OK
+    error: str | None = None
+    dry_run: bool = False
+    model: str | None = None
+    backend: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "plan": [t.to_json() for t in self.plan.tasks] if self.plan else [],
+            "results": [r.to_json() for r in self.results.values()],
+            "answer": self.answer.text if self.answer else (self.error or ""),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "model": self.model,
+            "backend": self.backend,
+        }
+
+
+async def _tasks_of(plan: Plan) -> AsyncIterator[Task]:
+    for task in plan.tasks:
+        yield task
+
+
+class Turn:
+    """Draws, confirms and executes one plan, from a finished Plan or a task stream."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        console: Console,
+        *,
+        assume_yes: bool = False,
+        dry_run: bool = False,
+        live: bool | None = None,
+        stdin_is_tty: bool | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.console = console
+        self.assume_yes = assume_yes
+        self.dry_run = dry_run
+        self.live = console.is_terminal if live is None else live
+        self.stdin_is_tty = sys.stdin.isatty() if stdin_is_tty is None else stdin_is_tty
+
+    def run(self, source: Plan | AsyncIterable[Task], outcome: Outcome,
+            on_first_task: Callable[[], None] | None = None) -> Outcome:
+        """Run the turn to the end; Ctrl-C cancels what is pending and reports what ran."""
+        return asyncio.run(self._run(source, outcome, on_first_task))
+
+    async def _run(self, source: Plan | AsyncIterable[Task], outcome: Outcome,
+                   on_first_task: Callable[[], None] | None) -> Outcome:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None
+        interrupts = _Interrupts(loop, main)
+        view = PlanView(self.catalog)
+        gate: asyncio.Future[bool] = loop.create_future()
+        executor = Executor(self.catalog, self.settings, gate=gate, on_update=lambda i: _sync_view(view, executor, i))
+        stream = _tasks_of(source) if isinstance(source, Plan) else source
+        start = time.perf_counter()
+        live = Live(view, console=self.console, refresh_per_second=12, transient=False) if self.live else None
+        arrived: list[Task] = []
+        plan_done = asyncio.Event()
+
+        async def tracked() -> AsyncIterator[Task]:
+            async for task in stream:
+                if not arrived:
+                    outcome.timings["first_task_s"] = time.perf_counter() - start
+                    if on_first_task:
+                        on_first_task()
+                arrived.append(task)
+                view.add(task)
+                yield task
+            outcome.timings["plan_s"] = time.perf_counter() - start
+            plan_done.set()
+
+        interrupts.install()
+        try:
+            if live:
+                live.start()
+            if self.dry_run:
+                async for _ in tracked():
+                    pass
+                outcome.plan = Plan(tuple(arrived))
+                outcome.dry_run = True
+                outcome.confirmation = "dry-run"
+                return outcome
+            running = asyncio.create_task(executor.run(tracked()))
+            planned = asyncio.create_task(plan_done.wait())
+            await asyncio.wait({running, planned}, return_when=asyncio.FIRST_COMPLETED)
+            if running.done() and running.exception() is not None:
+                planned.cancel()
+                raise running.exception()  # type: ignore[misc]
+            await planned
+            outcome.plan = Plan(tuple(arrived))
+            gated = [t for t in arrived if executor.needs_gate(t)]
+            if gated:
+                if live:
+                    live.stop()
+                    live = None
+                self._confirm(view, len(gated), outcome, gate, interrupts)
+                if self.live:
+                    live = Live(view, console=self.console, refresh_per_second=12)
+                    live.start()
+            elif not gate.done():
+                gate.set_result(True)
+            outcome.results = await running
+            outcome.exit_code = EXIT_OK
+        except asyncio.CancelledError:
+            outcome.results = dict(sorted(executor.results.items()))
+            outcome.plan = outcome.plan or Plan(tuple(arrived))
+            outcome.exit_code = EXIT_INTERRUPTED
+            outcome.error = "interrupted"
+        except Declined as exc:
+            if not gate.done():
+                gate.set_result(False)
+            outcome.results = await running
+            outcome.exit_code = EXIT_DECLINED
+            outcome.error = str(exc)
+        finally:
+            interrupts.remove()
+            if live:
+                live.stop()
+            outcome.timings["total_s"] = time.perf_counter() - start
+        if outcome.plan is not None and not self.dry_run:
+            outcome.answer = join(outcome.plan, outcome.results)
+            if outcome.exit_code == EXIT_OK and not outcome.answer.ok:
+                outcome.exit_code = EXIT_TASK_FAILED
+        if not self.live and not self.dry_run:
+            self.console.print(view)
+        return outcome
+
+    def _confirm(self, view: PlanView, actions: int, outcome: Outcome, gate: asyncio.Future[bool],
+                 interrupts: _Interrupts) -> None:
+        if not self.assume_yes:
+            self.console.print(view)
+        interrupts.remove()  # Ctrl-C at the prompt must interrupt the prompt itself
+        try:
+            outcome.confirmation = confirm(
+                self.console, actions, assume_yes=self.assume_yes, stdin_is_tty=self.stdin_is_tty
+            )
+        except KeyboardInterrupt:
+            raise asyncio.CancelledError from None
+        finally:
+            interrupts.install()
+        gate.set_result(True)
+
+
+def _sync_view(view: PlanView, executor: Executor, task_id: int) -> None:
+    status = executor.status.get(task_id, "pending")
+    started = executor.started.get(task_id)
+    result = executor.results.get(task_id)
+    seconds = result.seconds if result else (time.monotonic() - started if started else 0.0)
+    view.update(task_id, status, result, seconds)
+
+
+class _Interrupts:
+    """Ctrl-C cancels the turn's main task, so the turn can report what ran."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, main: asyncio.Task[Any]) -> None:
+        self.loop = loop
+        self.main = main
+        self.installed = False
+
+    def install(self) -> None:
+        try:
+            self.loop.add_signal_handler(signal.SIGINT, self.main.cancel)
+            self.installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not Unix, or not the main thread
+            self.installed = False
+
+    def remove(self) -> None:
+        if self.installed:
+            self.loop.remove_signal_handler(signal.SIGINT)
+            self.installed = False
+
+
+def error_outcome(query: str | None, error: TinyAgentError, **fields: Any) -> Outcome:
+    return Outcome(query=query, exit_code=error.exit_code, error=str(error), **fields)
