@@ -8,6 +8,7 @@ the AppleScript files are the real ones. Tools run through the real executor
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import os
 import re
@@ -18,8 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from conftest import write_config
-from test_pdf import write_pdf
 
 from tinyagent_cli.errors import ToolError, ToolUnavailable
 from tinyagent_cli.plan.executor import run_plan
@@ -176,7 +175,7 @@ def test_osascript_missing_means_use_the_portable_backend(mac: FakeMac, tmp_path
 
 
 def test_every_call_has_the_configured_timeout(mac: FakeMac, home: Path) -> None:
-    write_config(home, "timeout: 0.5\n")
+    (home / "config" / "config.yaml").write_text("timeout: 0.5\n", encoding="utf-8")
     mac = FakeMac(mac.root)
     mac.answer("osascript", {"sleep": 30, "out": "late"})
     started = time.monotonic()
@@ -438,7 +437,12 @@ def test_spotlight_query_escapes_quotes_backslashes_and_wildcards(mac: FakeMac) 
 
 
 def test_summarize_pdf_uses_the_shared_summary(mac: FakeMac, tmp_path: Path) -> None:
-    pdf = write_pdf(tmp_path / "memo.pdf", ["The budget for the launch is approved. The team meets on Monday."])
+    # the PDF writer of the pdf tests (tests/ is not a package, so load it by path)
+    spec = importlib.util.spec_from_file_location("pdf_test_helpers", Path(__file__).with_name("test_pdf.py"))
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    pdf = helpers.write_pdf(tmp_path / "memo.pdf", ["The budget for the launch is approved. The team meets on Monday."])
     assert "budget for the launch is approved" in ok(mac.run_task("summarize_pdf", str(pdf)))
     assert "memo-missing.pdf" in mac.run_task("summarize_pdf", str(tmp_path / "memo-missing.pdf")).error
 
@@ -459,7 +463,7 @@ CASES: dict[str, Any] = {
     "compose_new_email": lambda v: ([v], [v], v, v, []),
     "reply_to_email": lambda v: ([v], v, []),
     "forward_email": lambda v: ([v], [v], v, []),
-    "create_note": lambda v: (v, v, v),
+    "create_note": lambda v: (v, "text", v),  # hostile content: append_note_content, whose HTML is one item
     "open_note": lambda v: (v, v),
     "append_note_content": lambda v: (v, v, v),
     "create_reminder": lambda v: (v, "", v, v, 5, False),
@@ -487,7 +491,7 @@ def _arrived(mac: FakeMac, tool: str, v: str) -> None:
         argv = ran(call, SCRIPT_OF[tool])
         if tool == "create_note":
             body, folder = argv
-            assert _note_lines(body) == [one_line, *v.splitlines()] and folder == v
+            assert _note_lines(body) == [one_line, "text"] and folder == v
         elif tool == "open_note":
             assert argv == [one_line, v]
         elif tool == "append_note_content":

@@ -169,7 +169,7 @@ def _open_input(samplerate: int) -> Any:
     try:
         device = sd.query_devices(kind="input")
     except (sd.PortAudioError, ValueError) as exc:
-        raise VoiceError(f"no microphone found: {_first_line(exc)}") from None
+        raise VoiceError(f"no microphone found: no default input device ({_first_line(exc)})") from None
     if not device or device.get("max_input_channels", 0) < 1:
         raise VoiceError("no microphone found: the default audio device has no input channel")
     try:
@@ -289,6 +289,8 @@ def record(
                     break
     except sd.PortAudioError as exc:
         raise VoiceError(f"recording failed: {_first_line(exc)}") from None
+    while not blocks.empty():  # what arrived between the last look and the stream's stop
+        chunks.append(blocks.get_nowait())
     audio = np.concatenate(chunks) if chunks else np.zeros((0, 1), dtype=np.int16)
     if not detector.speech_started:
         console.print("[yellow]no speech heard[/]")
