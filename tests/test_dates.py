@@ -6,7 +6,13 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from tinyagent_cli.tools.dates import DEFAULT_TIME, default_end, from_iso, resolve_date, to_iso
+from tinyagent_cli.tools.dates import (
+    DEFAULT_TIME,
+    default_end,
+    from_iso,
+    resolve_date,
+    to_iso,
+)
 
 PLUS_ONE = timezone(timedelta(hours=1))
 # Friday 20 November 2026, 10:30 at UTC+01:00.

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from tinyagent_cli.errors import ToolError
-from tinyagent_cli.tools.pdf import extract_pdf_text, extractive_summary, split_sentences, summarize_pdf_file
+from tinyagent_cli.tools.pdf import (
+    extract_pdf_text,
+    extractive_summary,
+    split_sentences,
+    summarize_pdf_file,
+)
 
 
 def _pdf_string(text: str) -> str:
@@ -48,14 +53,18 @@ def write_pdf(path: Path, pages: list[str]) -> Path:
 
 
 REPORT = [
-    "Quarterly report on the solar farm. The solar farm produced 12 gigawatt hours of energy this quarter. "
-    "Lunch was served in the canteen on Tuesday. "
-    "Panel efficiency at the solar farm rose to 21 percent after the cleaning schedule changed. "
-    "The parking lot was repainted.",
-    "Battery storage at the solar farm now holds four hours of peak energy output. "
-    "Someone left an umbrella in room 4. "
-    "Next quarter the solar farm will add 200 panels and a second battery storage unit. "
-    "The coffee machine was fixed. Energy sales from the solar farm covered all operating costs.",
+    (
+        "Quarterly report on the solar farm. The solar farm produced 12 gigawatt hours of energy this quarter. "
+        "Lunch was served in the canteen on Tuesday. "
+        "Panel efficiency at the solar farm rose to 21 percent after the cleaning schedule changed. "
+        "The parking lot was repainted."
+    ),
+    (
+        "Battery storage at the solar farm now holds four hours of peak energy output. "
+        "Someone left an umbrella in room 4. "
+        "Next quarter the solar farm will add 200 panels and a second battery storage unit. "
+        "The coffee machine was fixed. Energy sales from the solar farm covered all operating costs."
+    ),
 ]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from .conftest import write_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinyagent_cli.errors import ConfigError, ToolError
 from tinyagent_cli.plan.executor import run_plan
@@ -24,6 +25,8 @@ from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools import portable
 from tinyagent_cli.tools.files import inside, safe_name
 from tinyagent_cli.tools.spec import Catalog, load_catalog
+
+from .conftest import write_config
 from .test_pdf import REPORT, write_pdf
 
 PLUS_ONE = timezone(timedelta(hours=1))
@@ -335,6 +338,8 @@ def test_pdf_summary_chain_into_a_note(env: Env) -> None:
         ("CON", "_CON"),
         ("com1.txt", "_com1.txt"),
         ("Zoë 日本", "Zoë 日本"),
+        ("report\u202egpj.exe", "reportgpj.exe"),
+        ("lone \ud800 surrogate", "lone surrogate"),
         ("  spaced   out ", "spaced out"),
     ],
 )
@@ -348,6 +353,18 @@ def test_safe_name_length_and_empty() -> None:
     for hopeless in ("..", "/", "../..", "\\\\"):
         with pytest.raises(ToolError):
             safe_name(hopeless)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=()), max_size=300))
+def test_any_text_becomes_a_safe_component_or_a_clear_error(raw: str) -> None:
+    try:
+        name = safe_name(raw)
+    except ToolError:
+        return
+    assert name and not name.startswith((".", "-")) and not name.endswith((".", " "))
+    assert not set(name) & set('/\\:*?"<>|\x00') and len(name.encode("utf-8")) <= 200
+    assert Path(name).name == name and name not in (".", "..")
 
 
 def test_inside_refuses_escapes(tmp_path: Path) -> None:
@@ -503,7 +520,7 @@ def test_file_search_exact_extension_fuzzy_hidden(env: Env) -> None:
     (env.files / "a" / "b" / "Budget 2026.xlsx").write_text("x")
     (env.files / "a" / "budget 2026.txt").write_text("x")
     (env.files / "a" / "b" / "holiday-photos.zip").write_text("x")
-    found = lambda q: env.ok(f"1. open_and_get_file_path({json.dumps(q)})\n2. join()")[0]  # noqa: E731
+    found = lambda q: env.ok(f"1. open_and_get_file_path({json.dumps(q)})\n2. join()")[0]
     assert found("budget 2026") == str((env.files / "a" / "budget 2026.txt").resolve())  # shallower wins
     assert found("Budget 2026.xlsx") == str((env.files / "a" / "b" / "Budget 2026.xlsx").resolve())
     assert found("holiday photos") == str((env.files / "a" / "b" / "holiday-photos.zip").resolve())

@@ -36,7 +36,7 @@ def zoom() -> Iterator[FakeZoom]:
     state = FakeZoom()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             url = urlsplit(self.path)

@@ -30,7 +30,13 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 tools_app = typer.Typer(help="The tools the planner may use.", no_args_is_help=True)
+models_app = typer.Typer(help="Planner and speech models: installed, pulled, removed.", no_args_is_help=True)
+contacts_app = typer.Typer(help="Contacts of the portable backend (vCard files).", no_args_is_help=True)
+history_app = typer.Typer(help="The log of past runs.", invoke_without_command=True)
 app.add_typer(tools_app, name="tools")
+app.add_typer(models_app, name="models")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(history_app, name="history")
 
 _state: dict[str, Any] = {"verbose": False}
 
@@ -115,6 +121,70 @@ def exec_(
     return _finish(outcome, as_json, console)
 
 
+@app.command()
+def run(
+    query: Optional[str] = typer.Argument(None, help="What to do, in your words; - reads it from stdin."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan and draw only; run nothing."),
+    yes: bool = YesOption,
+    as_json: bool = JsonOption,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Planner model (see `tinyagent models list`)."),
+    backend: Optional[str] = BackendOption,
+    voice: bool = typer.Option(False, "--voice", help="Say the request (default microphone)."),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="Transcribe the request from a wav, mp3 or m4a file."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the history log."),
+) -> int:
+    """Plan a request with the local model, confirm, and run it."""
+    from .agent import Agent
+    from .ui.turn import Turn, run_query
+
+    settings, catalog = _load(backend, model)
+    console = _console(stderr=as_json)
+    transcript = None
+    if voice or audio is not None:
+        transcript = _listen(settings, console, audio)
+        query = transcript
+    elif query == "-":
+        query = sys.stdin.read()
+    if not query or not query.strip():
+        from .errors import ConfigError
+
+        raise ConfigError("nothing to do: give a request, - for stdin, --voice or --audio FILE")
+    agent = Agent(settings, catalog, verbose=_state["verbose"], console=_console(stderr=True))
+    agent.model  # noqa: B018 — load (and on first use, install) before the live display starts
+    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, live=False if as_json else None)
+    outcome = run_query(agent, turn, query.strip(), transcript=transcript)
+    _log(settings, outcome, enabled=not no_log)
+    return _finish(outcome, as_json, console)
+
+
+def _listen(settings: Settings, console: Console, audio: Path | None) -> str:
+    """Record (or read) speech, transcribe it, and let the person correct the transcript."""
+    from .commands.voice_cmds import speech_model_dir
+    from .errors import Declined
+    from .voice import confirm_transcript, record, transcribe
+
+    _, model_dir = speech_model_dir(settings)
+    path = audio if audio is not None else record(_console(stderr=True))
+    try:
+        heard = transcribe(path, model_dir)
+    finally:
+        if audio is None:
+            path.unlink(missing_ok=True)
+    text = confirm_transcript(heard.text, console)
+    if text is None:
+        raise Declined("nothing to do: the transcript was empty or cleared")
+    return text
+
+
+def _log(settings: Settings, outcome: Any, *, enabled: bool) -> None:
+    """Append the run to the history log; a broken log warns and never stops the agent."""
+    if not (enabled and settings.config.log_history):
+        return
+    from .history import HistoryLog, RunRecord
+
+    HistoryLog.for_settings(settings).record(RunRecord.from_outcome(outcome, transcript=outcome.transcript))
+
+
 def _finish(outcome: Any, as_json: bool, console: Console) -> int:
     """Print the outcome the way the person asked for, and return its exit code."""
     if as_json:
@@ -194,6 +264,120 @@ def _tool_json(spec: Any) -> dict[str, Any]:
         "after": list(spec.after),
         "pack": spec.pack,
     }
+
+
+@tools_app.command("train")
+def tools_train(backend: Optional[str] = BackendOption) -> None:
+    """Retrain the tool classifier (ToolRAG) on the packs' examples now."""
+    from .commands.tools_rag import train_command
+
+    settings, catalog = _load(backend)
+    train_command(settings, catalog, _console())
+
+
+@tools_app.command("suggest")
+def tools_suggest(query: str, as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> None:
+    """Show each tool's score for a request, and which tools would be offered to the planner."""
+    from .commands.tools_rag import suggest_command
+
+    settings, catalog = _load(backend)
+    suggest_command(settings, catalog, query, as_json, _console())
+
+
+@models_app.command("list")
+def models_list(as_json: bool = JsonOption) -> None:
+    """List known models: installed or not, where, and their size."""
+    from .commands.models import list_command
+
+    list_command(_load()[0], _console(), as_json)
+
+
+@models_app.command("pull")
+def models_pull(name: str) -> None:
+    """Download a model from the Hugging Face hub (resumable) and verify it."""
+    from .commands.models import pull_command
+
+    pull_command(_load()[0], name, _console())
+
+
+@models_app.command("path")
+def models_path(name: str) -> None:
+    """Print where an installed model is."""
+    from .commands.models import path_command
+
+    path_command(_load()[0], name, _console())
+
+
+@models_app.command("rm")
+def models_rm(name: str) -> None:
+    """Remove a downloaded or assembled model."""
+    from .commands.models import rm_command
+
+    rm_command(_load()[0], name, _console())
+
+
+@contacts_app.command("import")
+def contacts_import(path: Path = typer.Argument(..., metavar="FILE.vcf")) -> None:
+    """Import the cards of a vCard file into the portable contacts folder."""
+    from .commands.contacts import import_command
+
+    import_command(_load()[0], path, _console())
+
+
+@contacts_app.command("list")
+def contacts_list(as_json: bool = JsonOption) -> None:
+    """List the portable backend's contacts."""
+    from .commands.contacts import list_command
+
+    list_command(_load()[0], _console(), as_json)
+
+
+@history_app.callback()
+def history(
+    ctx: typer.Context,
+    as_json: bool = JsonOption,
+    limit: int = typer.Option(20, "--limit", "-n", help="How many runs to list."),
+) -> None:
+    """List past runs (newest first); `history show ID` shows one."""
+    if ctx.invoked_subcommand is None:
+        from .commands.history_cmds import list_command
+
+        list_command(_load()[0], _console(), as_json, limit)
+
+
+@history_app.command("show")
+def history_show(run_id: int = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption) -> None:
+    """Show one run: query, plan, results, answer and timings."""
+    from .commands.history_cmds import show_command
+
+    show_command(_load()[0], _console(), run_id, as_json)
+
+
+@app.command()
+def transcribe(
+    path: Path = typer.Argument(..., metavar="FILE", help="A wav, mp3 or m4a file."),
+    as_json: bool = JsonOption,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Speech model (default: speech_model in config)."),
+) -> None:
+    """Transcribe speech from an audio file with faster-whisper."""
+    from .commands.voice_cmds import transcribe_command
+
+    transcribe_command(_load()[0], path, as_json, _console(), model)
+
+
+@app.command()
+def doctor(as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> int:
+    """Check what works here, and say how to fix what does not."""
+    from .commands.doctor import doctor_command
+    from .settings import Settings
+    from .tools.spec import load_catalog
+
+    settings = Settings.load(backend=backend)
+    try:
+        catalog = load_catalog(settings)
+    except TinyAgentError:
+        catalog = None  # doctor reports the broken pack itself
+    return doctor_command(settings, catalog, _console(), as_json)
 
 
 def _error_line(message: str) -> None:

@@ -86,10 +86,10 @@ def _pack_dir(catalog: Catalog | None) -> Path:
 
 def _macos(settings: Settings, catalog: Catalog | None) -> list[Check]:
     from ..tools.context import ToolContext
-    from ..tools.osascript import NotAuthorised, osascript_path, run_script
+    from ..tools.osascript import NotAuthorised, macos_program, run_script
 
     try:
-        where = osascript_path()
+        where = macos_program("osascript")
     except ToolError as exc:
         return [Check("osascript", "fail", str(exc), "run with --backend portable, or set backend: portable in config")]
     checks = [Check("osascript", "ok", where)]
@@ -203,5 +203,5 @@ def doctor_command(
     for c in checks:
         table.add_row(escape(c.name), _MARKS[c.status], escape(c.detail), escape(c.fix))
     console.print(table)
-    console.print("[red]Some checks failed.[/]" if failed else "[green]Everything needed works.[/]")
+    console.print("[red]Some checks failed.[/]" if failed else "[green]No check failed.[/]")
     return EXIT_TASK_FAILED if failed else EXIT_OK

@@ -98,22 +98,11 @@ class TfidfSpace:
     def size(self) -> int:
         return len(self.word_vocab) + len(self.char_vocab)
 
-    @classmethod
-    def fit(cls, docs: Sequence[Grams], min_df: int = MIN_DF) -> TfidfSpace:
-        import numpy as np
-
-        vocabs: list[dict[str, int]] = []
-        idfs: list[np.ndarray] = []
-        for block in (0, 1):
-            df = Counter(g for doc in docs for g in set(doc[block]))
-            kept = sorted(g for g, n in df.items() if n >= min_df)
-            vocabs.append({g: i for i, g in enumerate(kept)})
-            counts = np.array([df[g] for g in kept], dtype=np.float64)
-            idfs.append(np.log((1 + len(docs)) / (1 + counts)) + 1)
-        return cls(vocabs[0], vocabs[1], np.concatenate(idfs).astype(np.float32))
-
     def vector(self, doc: Grams) -> tuple[np.ndarray, np.ndarray]:
-        """One document as sorted feature indices and their weights (unit length overall)."""
+        """One document as sorted feature indices and their weights (each block 1/sqrt(2) long).
+
+        The same arithmetic as ``_Corpus.tfidf`` does for a batch; a test holds them equal.
+        """
         import numpy as np
 
         parts_i: list[np.ndarray] = []
@@ -125,7 +114,7 @@ class TfidfSpace:
                 index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts)) + offset
                 tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
                 values = (1 + np.log(tf)) * self.idf[index]
-                values *= 1 / (math.sqrt(2) * float(np.linalg.norm(values)))
+                values *= np.float32(1 / (math.sqrt(2) * float(np.linalg.norm(values))))
                 parts_i.append(index)
                 parts_v.append(values)
             offset += len(vocab)
@@ -135,17 +124,66 @@ class TfidfSpace:
         order = np.argsort(index)
         return index[order], np.concatenate(parts_v)[order]
 
-    def matrix(self, docs: Sequence[Grams]) -> Any:
-        """Documents as a scipy CSR matrix (training and the example bank's index)."""
+
+class _Corpus:
+    """Raw n-gram counts of the training texts, counted once and shared by every fold."""
+
+    def __init__(self, docs: Sequence[Grams]) -> None:
         import numpy as np
         from scipy.sparse import csr_matrix
 
-        rows = [self.vector(doc) for doc in docs]
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(i) for i, _ in rows])
-        indices = np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, np.int64)
-        data = np.concatenate([v for _, v in rows]) if rows else np.zeros(0, np.float32)
-        return csr_matrix((data, indices, indptr), shape=(len(rows), self.size))
+        self.grams: list[list[str]] = []
+        self.counts: list[Any] = []  # per block: CSR (documents, every n-gram seen) of counts
+        for block in (0, 1):
+            vocab: dict[str, int] = {}
+            indices: list[int] = []
+            indptr = [0]
+            for doc in docs:
+                indices.extend(vocab.setdefault(g, len(vocab)) for g in doc[block])
+                indptr.append(len(indices))
+            counts = csr_matrix(
+                (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(docs), len(vocab))
+            )
+            counts.sum_duplicates()
+            self.grams.append(list(vocab))
+            self.counts.append(counts)
+
+    def space(self, rows: np.ndarray) -> tuple[TfidfSpace, list[np.ndarray]]:
+        """The space fitted on some documents: n-grams in at least MIN_DF of them, and their idf.
+
+        Also returns, per block, the corpus columns the space keeps.
+        """
+        import numpy as np
+
+        vocabs: list[dict[str, int]] = []
+        idfs: list[np.ndarray] = []
+        columns: list[np.ndarray] = []
+        for block in (0, 1):
+            df = np.bincount(self.counts[block][rows].indices, minlength=len(self.grams[block]))
+            kept = np.flatnonzero(df >= MIN_DF)
+            names = self.grams[block]
+            vocabs.append({names[c]: i for i, c in enumerate(kept)})
+            idfs.append(np.log((1 + len(rows)) / (1 + df[kept])) + 1)
+            columns.append(kept)
+        return TfidfSpace(vocabs[0], vocabs[1], np.concatenate(idfs).astype(np.float32)), columns
+
+    def tfidf(self, rows: np.ndarray, space: TfidfSpace, columns: list[np.ndarray]) -> Any:
+        """Documents ``rows`` as a CSR matrix in ``space`` (the batch form of ``TfidfSpace.vector``)."""
+        import numpy as np
+        from scipy.sparse import hstack
+
+        blocks = []
+        offset = 0
+        for block in (0, 1):
+            m = self.counts[block][rows][:, columns[block]].tocsr()
+            m.sort_indices()
+            m.data = (1 + np.log(m.data)) * space.idf[offset + m.indices]
+            owner = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+            norms = np.sqrt(np.bincount(owner, weights=m.data.astype(np.float64) ** 2, minlength=m.shape[0]))
+            m.data = (m.data / (math.sqrt(2) * norms[owner])).astype(np.float32)
+            blocks.append(m)
+            offset += len(columns[block])
+        return hstack(blocks, format="csr", dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -290,13 +328,14 @@ class ToolRAG:
                 labels.append({name})
                 groups.append(f"tool:{name}")
         y = np.array([[name in label for name in tools] for label in labels], dtype=bool)
-        docs = [grams(t) for t in texts]
+        corpus = _Corpus([grams(t) for t in texts])
 
-        thresholds = _tune_thresholds(docs, y, groups)
-        space = TfidfSpace.fit(docs)
-        weights, intercept = _fit(space.matrix(docs), y)
-
-        index = space.matrix([grams(e.query) for e in usable]).tocsc()
+        thresholds = _tune_thresholds(corpus, y, groups)
+        everything = np.arange(len(texts))
+        space, columns = corpus.space(everything)
+        x = corpus.tfidf(everything, space, columns)
+        weights, intercept = _fit(x, y)
+        index = x[: len(usable)].tocsc()  # the bank: the pack examples' rows, not the descriptions
         seconds = time.perf_counter() - started
         progress(f"trained tool retrieval in {seconds:.1f} s")
         return cls(
@@ -463,7 +502,7 @@ def _fit(x: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return weights, intercept
 
 
-def _tune_thresholds(docs: Sequence[Grams], y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+def _tune_thresholds(corpus: _Corpus, y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
     """Per-tool thresholds from out-of-fold scores, the folds split by template.
 
     An example joined from several templates ("mail.cc.03+cal.basic.01") is held out of
@@ -483,9 +522,9 @@ def _tune_thresholds(docs: Sequence[Grams], y: np.ndarray, groups: Sequence[str]
         train, held = np.flatnonzero(~held_in[:, k]), np.flatnonzero(held_in[:, k])
         if len(held) == 0 or len(train) == 0:
             continue
-        space = TfidfSpace.fit([docs[i] for i in train])
-        weights, intercept = _fit(space.matrix([docs[i] for i in train]), y[train])
-        z = space.matrix([docs[i] for i in held]) @ weights + intercept
+        space, columns = corpus.space(train)
+        weights, intercept = _fit(corpus.tfidf(train, space, columns), y[train])
+        z = corpus.tfidf(held, space, columns) @ weights + intercept
         oof[held] = np.minimum(oof[held], 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))))
     thresholds = np.full(y.shape[1], DEFAULT_THRESHOLD, dtype=np.float32)
     low, high = THRESHOLD_RANGE

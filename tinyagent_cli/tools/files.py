@@ -31,7 +31,10 @@ def safe_name(name: str, default: str = "") -> str:
     names get a "_" prefix, and the result is cut to MAX_NAME_BYTES of UTF-8. Raises
     ToolError when nothing usable is left ("..", "///").
     """
-    text = unicodedata.normalize("NFC", " ".join(name.split()))
+    # Invisible format characters (bidi overrides that disguise "exe.txt") and lone surrogates
+    # (not encodable) go; letters, digits and symbols of any script stay.
+    visible = "".join(c for c in name if unicodedata.category(c) not in ("Cf", "Cs"))
+    text = unicodedata.normalize("NFC", " ".join(visible.split()))
     if not text:
         text = default
     # Leading "-" too: a name must not read as an option to a program it is handed to.

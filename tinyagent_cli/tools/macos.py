@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, urlencode
 
-from ..errors import ToolError, ToolUnavailable
+from ..errors import ToolError
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
 from .matching import best_match
-from .osascript import NO_SUCH_CONTAINER, NO_VALUE, NOT_FOUND, ScriptError, reject_nul, run_script
+from .osascript import NO_SUCH_CONTAINER, NO_VALUE, NOT_FOUND, ScriptError, macos_program, reject_nul, run_script
 
 T = TypeVar("T")
 
@@ -39,6 +38,7 @@ _TRANSPORT = {
 }
 _FUZZY_WORDS = 3  # Spotlight name searches for the fuzzy pass: the longest words of the query
 _FUZZY_CANDIDATES = 5000  # paths kept per search; enough for a home folder, bounded for speed
+MAX_NAME_BYTES = 255  # no file name on macOS (APFS, HFS+) is longer
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -112,16 +112,9 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def _program(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise ToolUnavailable(f"the macos backend needs macOS ({name} not found); use --backend portable on this system")
-    return found
-
-
 def _open(ctx: ToolContext, target: str) -> None:
     """``open`` a URL or an absolute path (neither can start with "-", so none is read as an option)."""
-    proc = ctx.run([_program("open"), target], timeout=ctx.settings.config.timeout)
+    proc = ctx.run([macos_program("open"), target], timeout=ctx.settings.config.timeout)
     if proc.returncode != 0:
         reason = _lines(proc.stderr)[-1] if _lines(proc.stderr) else f"exit status {proc.returncode}"
         raise ToolError(f"could not open {target}: {reason}")
@@ -197,7 +190,7 @@ def _spotlight_escape(text: str) -> str:
 
 def _mdfind(ctx: ToolContext, *query: str) -> list[str]:
     """Paths under the home folder that Spotlight finds; the query is one argv item, no shell."""
-    argv = [_program("mdfind"), "-0", "-onlyin", str(Path.home()), *query]
+    argv = [macos_program("mdfind"), "-0", "-onlyin", str(Path.home()), *query]
     proc = ctx.run(argv, timeout=ctx.settings.config.timeout)
     if proc.returncode != 0:
         reason = _lines(proc.stderr)[-1] if _lines(proc.stderr) else f"exit status {proc.returncode}"
@@ -232,6 +225,9 @@ def _find_file(ctx: ToolContext, name: str) -> str | None:
 def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
     wanted = _required("file_name", file_name)
     given = Path(wanted).expanduser()
+    size = len(given.name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ToolError(f"no file has a name that long ({size:,} bytes; at most {MAX_NAME_BYTES})")
     found = str(given) if given.is_absolute() and given.exists() else _find_file(ctx, given.name)
     if found is None:
         raise ToolError(f"Spotlight found no file named like {wanted!r} in {Path.home()}")
@@ -422,7 +418,8 @@ def send_sms(ctx: ToolContext, recipients: list[str], message: str) -> str:
     to = [_address(r) for r in _items("recipients", recipients)]
     if not to:
         raise ToolError("recipients is empty: give at least one phone number")
-    url = f"sms://open?addresses={','.join(quote(a, safe='@') for a in to)}&body={quote(_text('message', message), safe='')}"
+    addresses = ",".join(quote(a, safe="@") for a in to)
+    url = f"sms://open?addresses={addresses}&body={quote(_text('message', message), safe='')}"
     _open(ctx, url)
     return f"Opened a message to {', '.join(to)} in Messages; it is not sent"
 

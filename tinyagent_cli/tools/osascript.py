@@ -77,13 +77,11 @@ def reject_nul(label: str, value: str | Sequence[str]) -> None:
         raise ToolError(f"{label} contains a NUL character (\\0), which cannot be passed to a program; remove it")
 
 
-def osascript_path() -> str:
-    """The osascript program, or ToolUnavailable saying the backend needs macOS."""
-    found = shutil.which("osascript")
+def macos_program(name: str) -> str:
+    """The path of a program only macOS has (osascript, mdfind, open), or ToolUnavailable."""
+    found = shutil.which(name)
     if found is None:
-        raise ToolUnavailable(
-            "the macos backend needs macOS (osascript not found); use --backend portable on this system"
-        )
+        raise ToolUnavailable(f"the macos backend needs macOS ({name} not found); use --backend portable here")
     return found
 
 
@@ -111,7 +109,7 @@ def run_script(ctx: ToolContext, name: str, args: Sequence[str], *, app: str, wh
     if size > MAX_ARGV_BYTES:
         raise ToolError(f"the text for {app} is too long ({size:,} bytes; macOS passes at most about 1 MB)")
     source = script_source(ctx.pack_dir, name)
-    proc = ctx.run([osascript_path(), "-", *args], input=source, timeout=ctx.settings.config.timeout)
+    proc = ctx.run([macos_program("osascript"), "-", *args], input=source, timeout=ctx.settings.config.timeout)
     if proc.returncode != 0:
         raise _failure(proc.stderr, app=app, what=what)
     out = proc.stdout

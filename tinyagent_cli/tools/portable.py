@@ -34,7 +34,14 @@ from uuid import uuid4
 from ..errors import ToolError
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
-from .files import atomic_write_bytes, atomic_write_text, inside, path_lock, safe_name, unique_path
+from .files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    inside,
+    path_lock,
+    safe_name,
+    unique_path,
+)
 from .matching import best_match, normalise
 
 log = logging.getLogger(__name__)
@@ -591,7 +598,7 @@ def reply_to_email(ctx: ToolContext, cc: list[str], context: str, attachments: l
 def forward_email(
     ctx: ToolContext, recipients: list[str], cc: list[str], context: str, attachments: list[str]
 ) -> str:
-    source, original = _source_message(ctx)
+    _, original = _source_message(ctx)
     subject = _prefixed("Fwd:", str(original.get("Subject") or ""), ("fwd:", "fw:"))
     msg = _draft(_addresses(recipients, "recipients"), _addresses(cc, "cc"), subject, context)
     msg.add_attachment(original)  # message/rfc822: the original whole, with its own attachments

@@ -43,6 +43,17 @@ class Outcome:
     dry_run: bool = False
     model: str | None = None
     backend: str | None = None
+    transcript: str | None = None
+    selected_tools: tuple[str, ...] = ()
+    plan_text: str = ""  # what the model wrote, verbatim
+
+    def changed_something(self, catalog: Catalog) -> bool:
+        """Whether a task that changes things has completed."""
+        tools = {t.id: t.tool for t in self.plan.tasks} if self.plan else {}
+        return any(
+            r.status == "done" and (spec := catalog.get(tools.get(r.id, ""))) is not None and spec.side_effects
+            for r in self.results.values()
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +67,8 @@ class Outcome:
             "error": self.error,
             "model": self.model,
             "backend": self.backend,
+            "transcript": self.transcript,
+            "selected_tools": list(self.selected_tools),
         }
 
 
@@ -221,3 +234,41 @@ class _Interrupts:
 
 def error_outcome(query: str | None, error: TinyAgentError, **fields: Any) -> Outcome:
     return Outcome(query=query, exit_code=error.exit_code, error=str(error), **fields)
+
+
+def run_query(agent: Any, turn: Turn, query: str, *, transcript: str | None = None) -> Outcome:
+    """Plan ``query`` with the agent and run it through ``turn``, replanning at most
+    ``replan_limit`` times: when the model's plan is invalid, or when a task failed and
+    nothing that changes things has run yet (a replan must never repeat a side effect).
+    """
+    from ..agent import PlanTrace
+    from ..errors import PlanError
+
+    settings = agent.settings
+    attempts = settings.config.replan_limit + 1
+    failure: str | None = None
+    last_error: PlanError | None = None
+    for attempt in range(attempts):
+        request = agent.prepare(query, failure=failure)
+        trace = PlanTrace()
+        outcome = Outcome(query=query, model=agent.model_spec.name, backend=settings.backend,
+                          transcript=transcript, selected_tools=request.selection.tools)
+        try:
+            outcome = turn.run(agent.stream_tasks(request, trace), outcome)
+        except PlanError as exc:
+            last_error = exc
+            failure = f"the plan was invalid ({exc}). The model wrote:\n{trace.text.strip()}"
+            continue
+        finally:
+            outcome.timings["retrieval_s"] = request.retrieval_s
+        outcome.plan_text = trace.text
+        outcome.timings["prompt_tokens"] = trace.prompt_tokens
+        if (outcome.answer and outcome.answer.failures and attempt + 1 < attempts
+                and not outcome.changed_something(agent.catalog)):
+            failure = "; ".join(outcome.answer.failures)
+            turn.console.print(f"[yellow]replanning: {failure}[/yellow]")
+            continue
+        return outcome
+    assert last_error is not None
+    return error_outcome(query, PlanError(f"no valid plan after {attempts} attempt(s): {last_error}"),
+                         model=agent.model_spec.name, backend=settings.backend)

@@ -1,0 +1,192 @@
+"""The Agent: query in, tasks out, as a stream, wiring the pipeline of DESIGN.md.
+
+    query -> ToolRAG -> example bank -> prompt + grammar -> model stream -> parser
+
+Everything heavy (the classifier, the model) loads on first use and stays loaded for
+the process, so a REPL pays for it once. The CLI and the REPL drive the rest (confirm,
+execute, render) through ``ui.turn``; evaluation uses ``plan`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .errors import PlanError
+from .plan.parser import StreamingParser
+from .plan.prompt import Prompt, build_prompt
+from .plan.tasks import Plan, Task
+from .settings import Settings
+from .tools.spec import Catalog
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .llm.base import LanguageModel
+    from .llm.registry import ModelSpec
+    from .retrieval.toolrag import Selection, ToolRAG
+
+MAX_PLAN_TOKENS = 320
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything the model is given for one query."""
+
+    query: str
+    selection: Selection
+    examples: tuple[tuple[str, str], ...]
+    prompt: Prompt
+    grammar: str
+    retrieval_s: float
+
+
+@dataclass
+class PlanTrace:
+    """What happened while planning, for --json, history and evaluation."""
+
+    text: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+
+
+class Agent:
+    def __init__(self, settings: Settings, catalog: Catalog, *, verbose: bool = False,
+                 console: Console | None = None) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.verbose = verbose
+        self.console = console
+        self._toolrag: ToolRAG | None = None
+        self._model: LanguageModel | None = None
+        self._spec: ModelSpec | None = None
+
+    # ---- the pieces, loaded on first use --------------------------------------------
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        if self._spec is None:
+            from .llm.registry import load_registry
+
+            self._spec = load_registry(self.settings).get(self.settings.config.model)
+            if self._spec.kind != "planner":
+                from .errors import ModelError
+
+                raise ModelError(f"{self._spec.name} is a {self._spec.kind} model; choose a planner with --model")
+        return self._spec
+
+    @property
+    def model(self) -> LanguageModel:
+        if self._model is None:
+            from .llm.registry import open_model
+
+            self._model = open_model(self.model_spec, self.settings, verbose=self.verbose, console=self.console)
+        return self._model
+
+    @property
+    def toolrag(self) -> ToolRAG:
+        if self._toolrag is None:
+            from .retrieval.toolrag import ToolRAG
+
+            self._toolrag = ToolRAG.load_or_train(self.catalog, self.settings)
+        return self._toolrag
+
+    def warm_up(self) -> None:
+        """Load the classifier and model and evaluate the fixed prompt prefix (REPL start)."""
+        prompt = build_prompt("", [], [], now=datetime.now(), style=self.model_spec.prompt_style)
+        warm = getattr(self.model, "warm_prefix", None)
+        if warm is not None:
+            warm(prompt.prefix)
+        _ = self.toolrag
+
+    # ---- planning --------------------------------------------------------------------
+
+    def prepare(self, query: str, *, failure: str | None = None, now: datetime | None = None) -> PlanRequest:
+        from .plan.grammar import plan_grammar
+
+        start = time.perf_counter()
+        selection = self.toolrag.select(query)
+        examples = self.toolrag.examples_for(query, selection.tools, self.settings.config.examples_k)
+        retrieval_s = time.perf_counter() - start
+        tools = [self.catalog.tools[name] for name in selection.tools]
+        prompt = build_prompt(
+            query,
+            tools,
+            [(e.query, e.plan) for e in examples],
+            now=now or datetime.now().astimezone(),
+            instructions=self.settings.config.instructions,
+            style=self.model_spec.prompt_style,
+            failure=failure,
+        )
+        return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt,
+                           plan_grammar(tools), retrieval_s)
+
+    async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
+                           *, now: datetime | None = None) -> AsyncIterator[Task]:
+        """Tasks the moment the model finishes each line; PlanError if the plan is invalid."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        stop = threading.Event()
+        model = self.model  # load in this thread: loading errors surface here, not in the worker
+        trace.prompt_tokens = model.count_tokens(request.prompt.text)
+        start = time.perf_counter()
+
+        def generate() -> None:
+            try:
+                for chunk in model.stream(request.prompt.text, grammar=request.grammar,
+                                          max_tokens=MAX_PLAN_TOKENS):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("chunk", chunk))
+                    if stop.is_set():
+                        break
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # handed to the event loop, which raises it
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                except RuntimeError:
+                    pass
+
+        worker = threading.Thread(target=generate, name="planner", daemon=True)
+        worker.start()
+        parser = StreamingParser(self.catalog, now=now)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "error":
+                    raise value  # type: ignore[misc]
+                if kind == "end":
+                    tasks = parser.finish()
+                else:
+                    trace.text += str(value)
+                    tasks = parser.feed(str(value))
+                for task in tasks:
+                    trace.timings.setdefault("first_task_s", time.perf_counter() - start)
+                    yield task
+                if kind == "end":
+                    break
+        finally:
+            stop.set()
+            trace.timings["plan_s"] = time.perf_counter() - start
+
+    def plan(self, query: str, *, now: datetime | None = None,
+             on_task: Callable[[Task], None] | None = None) -> tuple[Plan | None, PlanRequest, PlanTrace, PlanError | None]:
+        """Plan without executing (dry runs, evaluation): the plan or the PlanError."""
+        request = self.prepare(query, now=now)
+        trace = PlanTrace()
+
+        async def collect() -> list[Task]:
+            tasks = []
+            async for task in self.stream_tasks(request, trace, now=now):
+                tasks.append(task)
+                if on_task:
+                    on_task(task)
+            return tasks
+
+        try:
+            return Plan(tuple(asyncio.run(collect()))), request, trace, None
+        except PlanError as exc:
+            return None, request, trace, exc
