@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tinyagent_cli.errors import VoiceError
+from tinyagent_cli.errors import ModelError, VoiceError
 from tinyagent_cli.voice import (
     SilenceDetector,
     _enter_watcher,
@@ -112,6 +112,11 @@ def test_text_file_is_not_audio(tmp_path: Path) -> None:
     with pytest.raises(VoiceError) as info:
         transcribe(notes, default_speech_model_dir())
     assert "notes.mp3" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_folder_without_a_model_is_a_model_error(speech: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a faster-whisper model folder"):
+        transcribe(speech["message"], tmp_path)
 
 
 # --------------------------------------------------------------------------- transcription

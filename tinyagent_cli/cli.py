@@ -369,10 +369,13 @@ def transcribe(
 def doctor(as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> int:
     """Check what works here, and say how to fix what does not."""
     from .commands.doctor import doctor_command
-    from .settings import Settings
+    from .settings import Config, Paths, Settings
     from .tools.spec import load_catalog
 
-    settings = Settings.load(backend=backend)
+    try:
+        settings = Settings.load(backend=backend)
+    except TinyAgentError:  # doctor reports the broken config file itself
+        settings = Settings(Paths.discover(), Config(backend=backend or "auto"))
     try:
         catalog = load_catalog(settings)
     except TinyAgentError:

@@ -65,6 +65,7 @@ class PortableConfig:
     drafts_dir: str = "mail/drafts"
     inbox_dir: str = "mail/inbox"
     reply_to: str = ""  # a message file that reply/forward act on; default: newest in inbox
+    mail_from: str = ""  # the From of drafts; default: TINYAGENT_MAIL_FROM, EMAIL, or user@localhost
     file_roots: tuple[str, ...] = ("~",)
     open_files: bool = True  # open found files and URLs with the system opener
 

@@ -146,7 +146,8 @@ class LlamaModel:
         """
         compiled = self._grammars.get(text)
         if compiled is None:
-            check_grammar(self.llama, text)
+            with _stderr_to_devnull(not self._verbose):  # llama.cpp prints parse errors itself
+                check_grammar(self.llama, text)
             from llama_cpp import LlamaGrammar
 
             compiled = self._grammars[text] = LlamaGrammar.from_string(text, verbose=self._verbose)

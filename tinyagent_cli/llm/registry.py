@@ -426,13 +426,12 @@ def pull(spec: ModelSpec, settings: Settings, console: Console | None = None) ->
     source = spec.source
     if source.kind != "hub":
         return ensure_installed(spec, settings, console)
+    endpoint = _reachable_endpoint(spec)
     folder = settings.paths.models_dir / spec.name
     try:
-        path = _download(spec, folder, console)
-    except ModelError:
-        raise
+        path = _download(spec, folder, endpoint, console)
     except Exception as exc:  # huggingface_hub raises many types; sort the ones a person can fix
-        error = _hub_error(spec, exc)
+        error = _hub_error(spec, exc, endpoint)
         if error is None:
             raise
         raise error from None
@@ -445,12 +444,27 @@ def pull(spec: ModelSpec, settings: Settings, console: Console | None = None) ->
     return path
 
 
-def _download(spec: ModelSpec, folder: Path, console: Console | None) -> Path:
+def _reachable_endpoint(spec: ModelSpec) -> str:
+    """The hub's address, after one quick request: huggingface_hub itself retries a refused
+    connection for about 25 seconds, printing warnings, before it gives up."""
+    import httpx
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise ModelError(f"cannot pull {spec.name!r}: offline mode is on (HF_HUB_OFFLINE); unset it and retry")
+    # HF_ENDPOINT is read when huggingface_hub is imported; honour it as it is now.
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    try:
+        httpx.head(endpoint, timeout=10.0)
+    except httpx.HTTPError:
+        raise ModelError(f"cannot pull {spec.name!r}: {endpoint} cannot be reached (offline?); retry when online") from None
+    return endpoint
+
+
+def _download(spec: ModelSpec, folder: Path, endpoint: str, console: Console | None) -> Path:
     import huggingface_hub
 
     folder.mkdir(parents=True, exist_ok=True)
-    # HF_ENDPOINT is read when huggingface_hub is imported; honour it as it is now.
-    endpoint = os.environ.get("HF_ENDPOINT") or None
     with _progress(console) as progress:
         tqdm_class = _rich_tqdm(progress, spec.name)
         if spec.source.file:
@@ -487,31 +501,20 @@ def _rich_tqdm(progress: Progress, label: str) -> type:
     return RichTqdm
 
 
-def _hub_error(spec: ModelSpec, exc: Exception) -> ModelError | None:
+def _hub_error(spec: ModelSpec, exc: Exception, endpoint: str) -> ModelError | None:
     from huggingface_hub import errors
 
-    endpoint = os.environ.get("HF_ENDPOINT") or "the Hugging Face hub"
-    if isinstance(exc, errors.OfflineModeIsEnabled) or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+    if isinstance(exc, errors.OfflineModeIsEnabled):
         return ModelError(f"cannot pull {spec.name!r}: offline mode is on (HF_HUB_OFFLINE); unset it and retry")
     if isinstance(exc, (errors.GatedRepoError, errors.RepositoryNotFoundError)):
         return ModelError(f"cannot pull {spec.name!r}: {spec.source.ref} is not found or needs a login (hf auth login)")
     if isinstance(exc, errors.RemoteEntryNotFoundError):
         return ModelError(f"cannot pull {spec.name!r}: {spec.source.file} is not in {spec.source.ref}")
-    if isinstance(exc, (errors.LocalEntryNotFoundError, ConnectionError, TimeoutError)) or _is_network_error(exc):
-        return ModelError(f"cannot pull {spec.name!r}: {endpoint} cannot be reached (offline?); retry when online")
+    if isinstance(exc, (errors.LocalEntryNotFoundError, ConnectionError, TimeoutError)):
+        return ModelError(f"cannot pull {spec.name!r}: the connection to {endpoint} failed; retry when online")
     if isinstance(exc, OSError):
         return ModelError(f"cannot pull {spec.name!r}: {exc}".splitlines()[0])
     return None
-
-
-def _is_network_error(exc: BaseException) -> bool:
-    """httpx's transport errors (connection refused, DNS, timeouts) wherever they are in the chain."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if type(seen).__name__ in ("ConnectError", "ConnectTimeout", "TransportError", "NetworkError"):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def remove(spec: ModelSpec, settings: Settings) -> Path | None:

@@ -52,6 +52,8 @@ MIN_POSITIVES = 5
 # A hinted tool (ToolSpec.after) joins the selection when its own score reaches this.
 HINT_FLOOR = 0.01
 KEEP_CACHE_FILES = 4
+SOLVER = "newton-cg"
+TOL = 1e-3
 
 Progress = Callable[[str], None]
 
@@ -495,7 +497,7 @@ def _fit(x: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if column.all() or not column.any():  # nothing to separate: a constant score
             intercept[j] = 10.0 if column.all() else -10.0
             continue
-        model = LogisticRegression(C=C, class_weight="balanced", solver="liblinear")
+        model = LogisticRegression(C=C, class_weight="balanced", solver=SOLVER, tol=TOL)
         model.fit(x, column)
         weights[:, j] = model.coef_[0]
         intercept[j] = model.intercept_[0]

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 from uuid import uuid4
 
 from ..errors import ToolError
+from ..settings import Settings
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
 from .files import (
@@ -449,9 +450,10 @@ def append_note_content(ctx: ToolContext, name: str, content: str, folder: str) 
 # ---------------------------------------------------------------- mail (.eml drafts)
 
 
-def _from_address() -> str:
-    """The sender for drafts: TINYAGENT_MAIL_FROM, then EMAIL, else a local placeholder."""
-    configured = os.environ.get("TINYAGENT_MAIL_FROM") or os.environ.get("EMAIL")
+def _from_address(settings: Settings) -> str:
+    """The sender for drafts: portable.mail_from, TINYAGENT_MAIL_FROM, EMAIL, else a local placeholder."""
+    configured = (settings.config.portable.mail_from or os.environ.get("TINYAGENT_MAIL_FROM")
+                  or os.environ.get("EMAIL"))
     if configured:
         return configured
     import getpass
@@ -469,10 +471,11 @@ def _format(pairs: Sequence[tuple[str, str]]) -> str:
     return ", ".join(formataddr(pair) for pair in pairs)
 
 
-def _draft(to: Sequence[tuple[str, str]], cc: Sequence[tuple[str, str]], subject: str, body: str) -> EmailMessage:
+def _draft(ctx: ToolContext, to: Sequence[tuple[str, str]], cc: Sequence[tuple[str, str]], subject: str,
+           body: str) -> EmailMessage:
     from email.utils import formatdate, make_msgid
 
-    sender = _from_address()
+    sender = _from_address(ctx.settings)
     msg = EmailMessage()  # policy=email.policy.default: RFC 5322 headers, UTF-8 where needed
     msg["From"] = sender
     if to:
@@ -569,7 +572,7 @@ def _plain_text(message: EmailMessage) -> str:
 def compose_new_email(
     ctx: ToolContext, recipients: list[str], cc: list[str], subject: str, context: str, attachments: list[str]
 ) -> str:
-    msg = _draft(_addresses(recipients, "recipients"), _addresses(cc, "cc"), subject.strip(), context)
+    msg = _draft(ctx, _addresses(recipients, "recipients"), _addresses(cc, "cc"), subject.strip(), context)
     _attach(msg, attachments)
     path = _save_draft(ctx, msg)
     return f"Saved draft '{subject.strip()}' to {msg['To'] or 'no one yet'} as {path}"
@@ -585,7 +588,7 @@ def reply_to_email(ctx: ToolContext, cc: list[str], context: str, attachments: l
     body = context.strip()
     if quoted:
         body += f"\n\nOn {original.get('Date', 'an earlier date')}, {original.get('From', 'the sender')} wrote:\n{quoted}"
-    msg = _draft(reply_to, _addresses(cc, "cc"), subject, body)
+    msg = _draft(ctx, reply_to, _addresses(cc, "cc"), subject, body)
     message_id = str(original.get("Message-ID") or "").strip()
     if message_id:
         msg["In-Reply-To"] = message_id
@@ -600,7 +603,7 @@ def forward_email(
 ) -> str:
     _, original = _source_message(ctx)
     subject = _prefixed("Fwd:", str(original.get("Subject") or ""), ("fwd:", "fw:"))
-    msg = _draft(_addresses(recipients, "recipients"), _addresses(cc, "cc"), subject, context)
+    msg = _draft(ctx, _addresses(recipients, "recipients"), _addresses(cc, "cc"), subject, context)
     msg.add_attachment(original)  # message/rfc822: the original whole, with its own attachments
     _attach(msg, attachments)
     path = _save_draft(ctx, msg)

@@ -196,6 +196,9 @@ class Turn:
             outcome.confirmation = confirm(
                 self.console, actions, assume_yes=self.assume_yes, stdin_is_tty=self.stdin_is_tty
             )
+        except Declined:
+            outcome.confirmation = "no" if self.stdin_is_tty else "refused"
+            raise
         except KeyboardInterrupt:
             raise asyncio.CancelledError from None
         finally:
