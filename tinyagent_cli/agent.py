@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from .llm.base import LanguageModel
     from .llm.registry import ModelSpec
+    from .retrieval.examples import ExampleBank
     from .retrieval.toolrag import Selection, ToolRAG
 
 MAX_PLAN_TOKENS = 320
@@ -63,6 +64,7 @@ class Agent:
         self.verbose = verbose
         self.console = console
         self._toolrag: ToolRAG | None = None
+        self._examples: ExampleBank | None = None
         self._model: LanguageModel | None = None
         self._spec: ModelSpec | None = None
 
@@ -96,13 +98,21 @@ class Agent:
             self._toolrag = ToolRAG.load_or_train(self.catalog, self.settings)
         return self._toolrag
 
+    @property
+    def examples(self) -> ExampleBank:
+        if self._examples is None:
+            from .retrieval.examples import ExampleBank
+
+            self._examples = ExampleBank.for_catalog(self.catalog, self.settings, self.toolrag)
+        return self._examples
+
     def warm_up(self) -> None:
         """Load the classifier and model and evaluate the fixed prompt prefix (REPL start)."""
         prompt = build_prompt("", [], [], now=datetime.now(), style=self.model_spec.prompt_style)
         warm = getattr(self.model, "warm_prefix", None)
         if warm is not None:
             warm(prompt.prefix)
-        _ = self.toolrag
+        _ = self.examples
 
     # ---- planning --------------------------------------------------------------------
 
@@ -111,7 +121,7 @@ class Agent:
 
         start = time.perf_counter()
         selection = self.toolrag.select(query)
-        examples = self.toolrag.examples_for(query, selection.tools, self.settings.config.examples_k)
+        examples = self.examples.pick(query, selection.tools)
         retrieval_s = time.perf_counter() - start
         tools = [self.catalog.tools[name] for name in selection.tools]
         prompt = build_prompt(

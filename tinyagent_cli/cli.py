@@ -73,6 +73,8 @@ def root(
 ) -> None:
     _state["verbose"] = verbose
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: open the REPL
+            raise typer.Exit(chat(model=None, backend=None, dry_run=False, yes=False))
         typer.echo(ctx.get_help())
 
 
@@ -155,6 +157,20 @@ def run(
     outcome = run_query(agent, turn, query.strip(), transcript=transcript)
     _log(settings, outcome, enabled=not no_log)
     return _finish(outcome, as_json, console)
+
+
+@app.command()
+def chat(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Planner model (see `tinyagent models list`)."),
+    backend: Optional[str] = BackendOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Start with dry-run on: plan and draw only."),
+    yes: bool = YesOption,
+) -> int:
+    """Talk to the agent in a session that keeps the model loaded (a bare `tinyagent` opens it too)."""
+    from .ui.repl import run_repl
+
+    settings, catalog = _load(backend, model)
+    return run_repl(settings, catalog, _console(), dry_run=dry_run, yes=yes, verbose=_state["verbose"])
 
 
 def _listen(settings: Settings, console: Console, audio: Path | None) -> str:

@@ -101,7 +101,14 @@ def _stderr_to_devnull(enabled: bool) -> Iterator[None]:
 
 
 class LlamaModel:
-    """A loaded GGUF model: greedy, seeded, grammar-constrained streaming completion."""
+    """A loaded GGUF model: greedy, grammar-constrained streaming completion.
+
+    Generation is our own short loop over llama.cpp rather than ``create_completion``:
+    llama-cpp-python applies a grammar to every token of the vocabulary at every step,
+    which with Gemma's 262k-token vocabulary made constrained plans about 8x slower than
+    free text. Here the greedy token is checked against the grammar first, and the whole
+    vocabulary is filtered only when that token is not allowed (llama.cpp's own approach).
+    """
 
     def __init__(self, spec: ModelSpec, llama: Any, path: Path, verbose: bool) -> None:
         self.spec = spec
@@ -109,66 +116,165 @@ class LlamaModel:
         self.path = path
         self.llama = llama
         self._verbose = verbose
-        self._grammars: dict[str, Any] = {}
+        self._grammars: dict[str, _Grammar] = {}
         self._lock = threading.Lock()  # one generation at a time: a Llama has one KV cache
 
     def stream(
         self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256
     ) -> Iterator[str]:
-        compiled = self.grammar(grammar) if grammar else None
-        stops = list(dict.fromkeys([*self.spec.stop, *stop]))
+        constraint = self.grammar(grammar) if grammar else None
+        stops = tuple(dict.fromkeys(s for s in (*self.spec.stop, *stop) if s))
         with self._lock:
-            try:
-                chunks = self.llama.create_completion(
-                    prompt,
-                    max_tokens=max_tokens,
-                    temperature=0.0,
-                    seed=SEED,
-                    stop=stops,
-                    stream=True,
-                    grammar=compiled,
+            tokens = self.llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            room = self.llama.n_ctx() - len(tokens)
+            if room <= 0:
+                raise ModelError(
+                    f"{self.name}: the prompt takes {len(tokens)} tokens, more than the context of {self.llama.n_ctx()}"
                 )
-                for chunk in chunks:
-                    text = chunk["choices"][0]["text"]
-                    if text:
-                        yield text
-            except ValueError as exc:  # llama-cpp-python's way of saying the prompt does not fit
-                raise ModelError(f"{self.name}: {exc}".splitlines()[0]) from None
+            self._evaluate_prompt(tokens)
+            if constraint is not None:
+                constraint.reset()
+            yield from _stop_at(self._decode(constraint, min(max_tokens, room)), stops)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def grammar(self, text: str) -> Any:
-        """The compiled LlamaGrammar for GBNF ``text``, checked by llama.cpp itself, cached.
-
-        A grammar llama.cpp cannot parse would otherwise reach the sampler as a null
-        pointer and crash the process, so it is parsed once here first.
-        """
+    def grammar(self, text: str) -> _Grammar:
+        """The compiled grammar for GBNF ``text``, checked by llama.cpp, cached per text."""
         compiled = self._grammars.get(text)
         if compiled is None:
             with _stderr_to_devnull(not self._verbose):  # llama.cpp prints parse errors itself
-                check_grammar(self.llama, text)
-            from llama_cpp import LlamaGrammar
-
-            compiled = self._grammars[text] = LlamaGrammar.from_string(text, verbose=self._verbose)
+                compiled = self._grammars[text] = _Grammar(self.llama, text)
         return compiled
 
     def warm_prefix(self, prefix: str) -> None:
         """Evaluate ``prefix`` now so the next prompt starting with it only pays for its tail."""
+        import llama_cpp
+
         with self._lock:
-            # One greedy token evaluates the whole prefix; llama-cpp-python keeps the tokens
-            # it evaluated and reuses the longest common prefix on the next completion.
-            self.llama.create_completion(prefix, max_tokens=1, temperature=0.0, seed=SEED)
+            self._evaluate_prompt(self.llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True))
+            llama_cpp.llama_synchronize(self.llama._ctx.ctx)  # finished when we return, not queued
+
+    def _evaluate_prompt(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens``, keeping the KV cache of the longest prefix already evaluated."""
+        llama = self.llama
+        cached = llama.input_ids[: llama.n_tokens]
+        keep = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)  # the last token is evaluated again for fresh logits
+        if keep <= 0 or not llama._ctx.kv_cache_seq_rm(-1, keep, -1):
+            keep = 0
+            llama.reset()
+        llama.n_tokens = keep
+        llama.eval(tokens[keep:])
+
+    def _decode(self, constraint: _Grammar | None, max_tokens: int) -> Iterator[str]:
+        import codecs
+
+        import llama_cpp
+        import numpy as np
+
+        llama = self.llama
+        vocab = llama._model.vocab
+        n_vocab = llama.n_vocab()
+        text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        for _ in range(max_tokens):
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1), shape=(n_vocab,))
+            token = int(np.argmax(logits))
+            if constraint is not None:
+                token = constraint.choose(token, logits)
+                if token < 0:
+                    return  # the grammar allows nothing more
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                return
+            piece = text.decode(llama.detokenize([token]))
+            llama.eval([token])
+            if piece:
+                yield piece
+
+
+class _Grammar:
+    """A llama.cpp grammar sampler for one GBNF text; reset before each generation."""
+
+    def __init__(self, llama: Any, text: str) -> None:
+        import llama_cpp
+        import numpy as np
+
+        self._free = llama_cpp.llama_sampler_free  # kept: at interpreter exit imports fail
+        self._sampler = llama_cpp.llama_sampler_init_grammar(llama._model.vocab, text.encode("utf-8"), b"root")
+        if not self._sampler:
+            raise ModelError("llama.cpp rejected the plan grammar (run with --verbose to see why)")
+        n_vocab = llama.n_vocab()
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self._all = (llama_cpp.llama_token_data * n_vocab)()
+        # A numpy view of the candidate structs, to fill and read 262k logits without a Python loop.
+        self._view = np.ctypeslib.as_array(self._all)
+        self._ids = np.arange(n_vocab, dtype=np.int32)
+
+    def reset(self) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_sampler_reset(self._sampler)
+
+    def choose(self, token: int, logits: Any) -> int:
+        """``token`` if the grammar allows it next, else the best token it allows (-1: none)."""
+        import llama_cpp
+        import numpy as np
+
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
+        self._apply(self._one, 1)
+        if np.isfinite(self._one[0].logit):
+            chosen = token
+        else:
+            view = self._view
+            view["id"], view["logit"], view["p"] = self._ids, logits, 0.0
+            self._apply(self._all, len(view))
+            chosen = int(np.argmax(view["logit"]))
+            if not np.isfinite(view["logit"][chosen]):
+                return -1
+        llama_cpp.llama_sampler_accept(self._sampler, chosen)
+        return chosen
+
+    def _apply(self, data: Any, size: int) -> None:
+        """Let the grammar set the logit of every candidate it forbids to -inf."""
+        import llama_cpp
+
+        candidates = llama_cpp.llama_token_data_array(data=data, size=size, selected=-1, sorted=False)
+        llama_cpp.llama_sampler_apply(self._sampler, ctypes.byref(candidates))
+
+    def __del__(self) -> None:
+        if getattr(self, "_sampler", None):
+            self._free(self._sampler)
+
+
+def _stop_at(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
+    """Pass text through until a stop string; hold back only what could begin one."""
+    if not stops:
+        yield from pieces
+        return
+    hold = max(len(s) for s in stops) - 1
+    pending = ""
+    for piece in pieces:
+        pending += piece
+        cut = min((i for i in (pending.find(s) for s in stops) if i >= 0), default=-1)
+        if cut >= 0:
+            if pending[:cut]:
+                yield pending[:cut]
+            return
+        safe = len(pending) - hold
+        if safe > 0:
+            yield pending[:safe]
+            pending = pending[safe:]
+    if pending:
+        yield pending
 
 
 def check_grammar(llama: Any, text: str) -> None:
     """Raise ModelError if llama.cpp cannot parse GBNF ``text`` for this model's vocabulary."""
-    import llama_cpp
-
-    sampler = llama_cpp.llama_sampler_init_grammar(llama._model.vocab, text.encode("utf-8"), b"root")
-    if not sampler:
-        raise ModelError("llama.cpp rejected the plan grammar (run with --verbose to see why)")
-    llama_cpp.llama_sampler_free(sampler)
+    _Grammar(llama, text)
 
 
 def load_llama_model(spec: ModelSpec, path: Path, settings: Settings, verbose: bool = False) -> LlamaModel:

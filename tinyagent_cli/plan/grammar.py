@@ -16,7 +16,7 @@ from ..tools.spec import ToolSpec
 
 MAX_TASKS = 8
 MAX_STRING = 200  # characters in one string argument or thought
-MAX_LIST = 10  # items in one list argument
+MAX_LIST = 6  # items in one list argument: a looping model repeats items until the bound
 
 _TYPE_RULES = {"str": "str", "date": "str", "int": "int", "bool": "bool", "list[str]": "list"}
 

@@ -33,15 +33,15 @@ def plan_tools(plan: str) -> tuple[str, ...]:
 
 
 def parse_example(data: object) -> Example:
-    """One decoded JSON line as an Example; ValueError says what is wrong with it."""
+    """One decoded JSON line as an Example; ValueError or TypeError says what is wrong with it."""
     if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     for key in ("query", "plan"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise ValueError(f"{key!r} must be a non-empty string")
     template = data.get("template", "")
     if not isinstance(template, str):
-        raise ValueError("'template' must be a string")
+        raise TypeError("'template' must be a string")
     tools = plan_tools(data["plan"])
     if not tools:
         raise ValueError("the plan has no numbered tool call ('1. tool(...)')")
@@ -63,6 +63,6 @@ def read_dataset(path: Path | str) -> list[Example]:
             examples.append(parse_example(json.loads(line)))
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise DatasetError(f"{path}:{number}: {exc}") from None
     return examples

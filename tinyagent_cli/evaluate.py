@@ -1,0 +1,248 @@
+"""Evaluation metrics shared by `tinyagent eval` and the benchmarks.
+
+Success is TinyAgent's metric: the generated plan's DAG is isomorphic to the gold
+plan's, nodes labelled by tool name, edges from ``$N`` references, and a join node that
+depends on every task. Argument values are not part of it; the lookup-argument rate
+looks at the one argument a small model most often gets wrong (whom or what to look up).
+
+Everything here is pure: per-query records in, figures out, so a test can check the
+arithmetic on hand-made records and the same records always give the same figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from .plan.tasks import Plan
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from .agent import Agent, PlanRequest
+    from .retrieval.dataset import Example
+
+# Date phrases in gold and generated plans resolve against this instant, and the prompt
+# shows it, so an evaluation gives the same plans whatever day it runs.
+EVAL_NOW = datetime(2025, 3, 12, 9, 30, tzinfo=timezone(timedelta(hours=1)))
+
+# Tools whose first argument names whom or what to look up; compared exactly.
+LOOKUP_TOOLS = ("get_email_address", "get_phone_number", "open_and_get_file_path", "maps_open_location", "open_note")
+
+JOIN = "join"
+
+
+def plan_graph(plan: Plan) -> nx.DiGraph:
+    """The plan as a DAG: one node per task labelled ``tool``, an edge per ``$N``, and join last."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for task in plan.tasks:
+        graph.add_node(task.id, tool=task.tool)
+    for task in plan.tasks:
+        graph.add_edges_from((dep, task.id) for dep in task.deps)
+    graph.add_node(JOIN, tool=JOIN)
+    graph.add_edges_from((task.id, JOIN) for task in plan.tasks)
+    return graph
+
+
+def same_dag(a: Plan, b: Plan) -> bool:
+    """Whether two plans have isomorphic DAGs with the same tool at matching nodes."""
+    if sorted(a.tools) != sorted(b.tools):  # cheap and decisive most of the time
+        return False
+    import networkx as nx
+
+    return nx.is_isomorphic(plan_graph(a), plan_graph(b), node_match=lambda x, y: x["tool"] == y["tool"])
+
+
+def lookups(plan: Plan) -> Counter[tuple[str, str]]:
+    """The multiset of (lookup tool, first argument) of a plan."""
+    return Counter((t.tool, str(t.args[0]).strip()) for t in plan.tasks if t.tool in LOOKUP_TOOLS and t.args)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100) with linear interpolation between order statistics."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What happened to one dataset query. Planning fields are None in a retrieval-only run."""
+
+    index: int  # 1-based position among the dataset's examples
+    query: str
+    gold_plan: str
+    gold_tools: tuple[str, ...]
+    selected: tuple[str, ...]
+    retrieval_s: float
+    plan_text: str | None = None  # what the model wrote
+    valid: bool | None = None
+    success: bool | None = None
+    lookup_match: bool | None = None  # None: the gold plan looks nothing up (or no plan was made)
+    error: str | None = None
+    first_task_s: float | None = None
+    plan_s: float | None = None
+    prompt_tokens: int | None = None
+    all_tools_prompt_tokens: int | None = None
+
+    @property
+    def recalled(self) -> bool:
+        return set(self.gold_tools) <= set(self.selected)
+
+    @property
+    def failed(self) -> bool:
+        """A failure for the report: a wrong plan, or (retrieval only) a gold tool not selected."""
+        return not self.success if self.success is not None else not self.recalled
+
+    def failure_record(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "query": self.query,
+            "gold_plan": self.gold_plan,
+            "plan": self.plan_text,
+            "error": self.error,
+            "gold_tools": list(self.gold_tools),
+            "selected_tools": list(self.selected),
+            "missing_tools": [t for t in self.gold_tools if t not in self.selected],
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A dataset query that cannot be evaluated here: its gold plan does not parse on this catalog."""
+
+    index: int
+    query: str
+    reason: str
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _spread(values: Sequence[float]) -> dict[str, float | None]:
+    def r(v: float | None) -> float | None:
+        return round(v, 4) if v is not None else None
+
+    return {"p50": r(percentile(values, 50)), "p95": r(percentile(values, 95)), "n": len(values)}
+
+
+def summarize(results: Sequence[QueryResult], skipped: Sequence[Skipped] = ()) -> dict[str, Any]:
+    """Every figure of an evaluation as one JSON-ready dict (planning figures None without a model)."""
+    planned = [r for r in results if r.success is not None]
+    selected = sum(len(r.selected) for r in results)
+    gold = sum(len(r.gold_tools) for r in results)
+    hits = sum(len(set(r.gold_tools) & set(r.selected)) for r in results)
+    with_lookups = [r for r in planned if r.lookup_match is not None]
+    prompt = [r.prompt_tokens for r in planned if r.prompt_tokens is not None]
+    all_tools = [r.all_tools_prompt_tokens for r in planned if r.all_tools_prompt_tokens is not None]
+    return {
+        "queries": len(results),
+        "skipped": len(skipped),
+        "success_rate": _rate(sum(bool(r.success) for r in planned), len(planned)),
+        "valid_plan_rate": _rate(sum(bool(r.valid) for r in planned), len(planned)),
+        "lookup_args_exact": _rate(sum(bool(r.lookup_match) for r in with_lookups), len(with_lookups)),
+        "lookup_queries": len(with_lookups),
+        "retrieval": {
+            "tool_recall": _rate(sum(r.recalled for r in results), len(results)),
+            "tools_per_query": _mean([len(r.selected) for r in results]),
+            "gold_tools_per_query": _mean([len(r.gold_tools) for r in results]),
+            "micro_recall": _rate(hits, gold),
+            "micro_precision": _rate(hits, selected),
+        },
+        "latency_s": {
+            "retrieval": _spread([r.retrieval_s for r in results]),
+            "first_task": _spread([r.first_task_s for r in planned if r.first_task_s is not None]),
+            "plan": _spread([r.plan_s for r in planned if r.plan_s is not None]),
+        },
+        "prompt_tokens": {
+            "mean": _mean(prompt),
+            "all_tools_mean": _mean(all_tools),
+            "share_of_all_tools": _rate(sum(prompt), sum(all_tools)) if prompt and all_tools else None,
+        },
+        "per_tool": per_tool(results),
+        "failures": sum(r.failed for r in results),
+    }
+
+
+def per_tool(results: Sequence[QueryResult]) -> dict[str, dict[str, Any]]:
+    """Per gold tool: how many queries use it, retrieval recall and precision, plan success."""
+    names = sorted({t for r in results for t in r.gold_tools})
+    table: dict[str, dict[str, Any]] = {}
+    for name in names:
+        using = [r for r in results if name in r.gold_tools]
+        chosen = [r for r in results if name in r.selected]
+        planned = [r for r in using if r.success is not None]
+        table[name] = {
+            "queries": len(using),
+            "retrieval_recall": _rate(sum(name in r.selected for r in using), len(using)),
+            "retrieval_precision": _rate(sum(name in r.gold_tools for r in chosen), len(chosen)),
+            "success_rate": _rate(sum(bool(r.success) for r in planned), len(planned)),
+        }
+    return table
+
+
+def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only: bool = False) -> QueryResult | Skipped:
+    """Run one dataset query through the planning pipeline (nothing executes) and score it.
+
+    The same path as ``run --dry-run``: Agent.prepare, then Agent.plan with no replan, so
+    the figures are those of one attempt. Retrieval only stops after Agent.prepare.
+    """
+    from .errors import PlanError
+    from .plan.parser import parse_plan
+
+    try:
+        gold = parse_plan(example.plan, agent.catalog, now=EVAL_NOW)
+    except PlanError as exc:
+        return Skipped(index, example.query, f"gold plan: {exc}")
+    gold_tools = tuple(dict.fromkeys(gold.tools))
+    if retrieval_only:
+        request = agent.prepare(example.query, now=EVAL_NOW)
+        return QueryResult(index, example.query, example.plan, gold_tools, request.selection.tools, request.retrieval_s)
+    plan, request, trace, error = agent.plan(example.query, now=EVAL_NOW)
+    gold_lookups = lookups(gold)
+    return QueryResult(
+        index,
+        example.query,
+        example.plan,
+        gold_tools,
+        request.selection.tools,
+        request.retrieval_s,
+        plan_text=trace.text,
+        valid=plan is not None,
+        success=plan is not None and same_dag(plan, gold),
+        lookup_match=(plan is not None and lookups(plan) == gold_lookups) if gold_lookups else None,
+        error=str(error) if error else None,
+        first_task_s=trace.timings.get("first_task_s"),
+        plan_s=trace.timings.get("plan_s"),
+        prompt_tokens=trace.prompt_tokens,
+        all_tools_prompt_tokens=all_tools_prompt_tokens(agent, request),
+    )
+
+
+def all_tools_prompt_tokens(agent: Agent, request: PlanRequest) -> int:
+    """The size of the same prompt had every catalog tool been offered (no retrieval)."""
+    from .plan.prompt import build_prompt
+
+    prompt = build_prompt(
+        request.query,
+        list(agent.catalog.tools.values()),
+        request.examples,
+        now=EVAL_NOW,
+        instructions=agent.settings.config.instructions,
+        style=agent.model_spec.prompt_style,
+    )
+    return agent.model.count_tokens(prompt.text)

@@ -1,0 +1,84 @@
+"""The example bank: solved queries shown to the planner, chosen for each query.
+
+The bank is every pack's examples.jsonl (so a person's pack brings its own), kept in
+the ToolRAG cache file as vectors of the classifier's TF-IDF space. For a query it picks
+the k most similar examples whose tools all lie in the selected set, greedily by maximal
+marginal relevance: an example that repeats the tool set of one already picked gives
+way to a slightly less similar one that shows the planner another plan shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .dataset import Example
+from .toolrag import ToolRAG, grams
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..settings import Settings
+    from ..tools.spec import Catalog
+
+RELEVANCE = 0.75  # MMR: weight of similarity to the query against overlap with picks so far
+CANDIDATES = 64  # only this many of the most similar examples are considered for diversity
+
+
+@dataclass(frozen=True)
+class ExampleBank:
+    rag: ToolRAG
+    k: int
+    uses: np.ndarray  # bool (examples, tools): which catalog tools each example's plan calls
+
+    @classmethod
+    def for_catalog(cls, catalog: Catalog, settings: Settings, rag: ToolRAG | None = None) -> ExampleBank:
+        """The bank for this catalog; pass the ToolRAG already loaded to avoid loading it twice."""
+        import numpy as np
+
+        rag = rag or ToolRAG.load_or_train(catalog, settings)
+        column = {name: j for j, name in enumerate(rag.tools)}
+        uses = np.zeros((len(rag.examples), len(rag.tools)), dtype=bool)
+        lengths = [len(e.tools) for e in rag.examples]
+        uses[np.repeat(np.arange(len(lengths)), lengths), [column[t] for e in rag.examples for t in e.tools]] = True
+        return cls(rag, settings.config.examples_k, uses)
+
+    def similarities(self, query: str) -> np.ndarray:
+        """Cosine similarity of the query to every example (vectors are unit length)."""
+        import numpy as np
+
+        index, values = self.rag.space.vector(grams(query))
+        indptr, rows, weights = self.rag.example_index
+        starts, lengths = indptr[index], indptr[index + 1] - indptr[index]
+        # Positions of every stored entry in the query's feature columns, without a Python loop.
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        take = offsets + np.arange(int(lengths.sum()))
+        contrib = weights[take].astype(np.float64) * np.repeat(values, lengths)
+        return np.bincount(rows[take], weights=contrib, minlength=len(self.rag.examples))
+
+    def pick(self, query: str, tools: tuple[str, ...] | list[str], k: int | None = None) -> list[Example]:
+        """Up to k examples (most relevant first) that use only ``tools``."""
+        import numpy as np
+
+        k = self.k if k is None else k
+        allowed = np.array([name in set(tools) for name in self.rag.tools], dtype=bool)
+        eligible = ~self.uses[:, ~allowed].any(axis=1)
+        if k <= 0 or not eligible.any():
+            return []
+        sims = np.where(eligible, self.similarities(query), -np.inf)
+        count = min(CANDIDATES, int(eligible.sum()))
+        pool = np.argpartition(-sims, count - 1)[:count]
+        pool = [int(i) for i in pool[np.argsort(-sims[pool], kind="stable")]]
+        picked: list[int] = []
+        while pool and len(picked) < k:
+            best = max(pool, key=lambda i: RELEVANCE * sims[i] - (1 - RELEVANCE) * self._overlap(i, picked))
+            picked.append(best)
+            pool.remove(best)
+        return [self.rag.examples[i] for i in picked]
+
+    def _overlap(self, i: int, picked: list[int]) -> float:
+        """The largest Jaccard overlap of example i's tool set with those already picked."""
+        if not picked:
+            return 0.0
+        mine = self.uses[i]
+        return max(float((mine & self.uses[j]).sum()) / float((mine | self.uses[j]).sum() or 1) for j in picked)
