@@ -15,7 +15,6 @@ Times are medians over --runs fresh processes (or repeats), in seconds.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import statistics
 import subprocess
@@ -62,35 +61,6 @@ def timed_query(model: LlamaModel, prompt: str, max_tokens: int = 1, grammar: st
     return time.perf_counter() - start, llama_cpp.llama_perf_context(ctx).n_p_eval
 
 
-def save_prefix_state(model: LlamaModel, prefix: str, path: Path) -> int:
-    import llama_cpp
-
-    model.warm_prefix(prefix)
-    llama = model.llama
-    n = llama.n_tokens
-    tokens = (llama_cpp.llama_token * n)(*llama.input_ids[:n].tolist())
-    if not llama_cpp.llama_state_save_file(llama._ctx.ctx, str(path).encode(), tokens, n):
-        raise RuntimeError("llama_state_save_file failed")
-    return n
-
-
-def restore_prefix_state(model: LlamaModel, path: Path) -> int:
-    import llama_cpp
-
-    llama = model.llama
-    capacity = llama.n_ctx()
-    tokens = (llama_cpp.llama_token * capacity)()
-    count = ctypes.c_size_t(0)
-    if not llama_cpp.llama_state_load_file(llama._ctx.ctx, str(path).encode(), tokens, capacity, ctypes.byref(count)):
-        raise RuntimeError("llama_state_load_file failed")
-    n = count.value
-    # Tell llama-cpp-python which tokens the restored cache holds, so its prefix match sees them.
-    llama.input_ids[:n] = tokens[:n]
-    llama.n_tokens = n
-    llama._requires_eval = True
-    return n
-
-
 def child(args: argparse.Namespace) -> None:
     settings = Settings.load()
     spec = load_registry(settings).get(args.model)
@@ -99,11 +69,12 @@ def child(args: argparse.Namespace) -> None:
     model = load_llama_model(spec, path, settings)
     load = time.perf_counter() - t0
     restore = 0.0
+    prefix = build_prefix(args.examples)
     if args.state:
         t0 = time.perf_counter()
-        restore_prefix_state(model, Path(args.state))
+        model.warm_prefix(prefix, cache_dir=Path(args.state))
         restore = time.perf_counter() - t0
-    query, evaluated = timed_query(model, build_prefix(args.examples) + TAILS[0])
+    query, evaluated = timed_query(model, prefix + TAILS[0])
     print(json.dumps({"load_s": load, "restore_s": restore, "query_s": query, "prompt_tokens_evaluated": evaluated}))
 
 
@@ -152,11 +123,12 @@ def main() -> None:
     constrained_gen, _ = timed_query(model, prefix + TAILS[0], max_tokens=48, grammar=grammar)
 
     with tempfile.TemporaryDirectory() as tmp:
-        state = Path(tmp) / "prefix.kv"
+        state = Path(tmp)
         t0 = time.perf_counter()
-        saved_tokens = save_prefix_state(model, prefix, state)
+        model.warm_prefix(prefix, cache_dir=state)
         save_s = time.perf_counter() - t0
-        state_bytes = state.stat().st_size
+        saved_tokens = model.llama.n_tokens
+        state_bytes = sum(f.stat().st_size for f in state.iterdir())
         cold = median_runs(args, None)
         warm = median_runs(args, state)
 

@@ -125,3 +125,21 @@ except ModelError as exc:
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["ok", "rejected"]
     assert out.stderr == ""
+
+
+@pytest.mark.slow
+def test_prefix_state_kept_on_disk_is_restored(gemma: LlamaModel, tmp_path: Path) -> None:
+    import llama_cpp
+
+    prefix = "".join(f"Task {i}: water plant number {i}.\n" for i in range(30))
+    gemma.warm_prefix(prefix, cache_dir=tmp_path)
+    [state] = list(tmp_path.glob("gemma3-270m-*.kv"))
+    assert state.stat().st_size > 0
+    gemma.llama.reset()  # as good as a fresh process: nothing cached
+    ctx = gemma.llama._ctx.ctx
+    llama_cpp.llama_perf_context_reset(ctx)
+    gemma.warm_prefix(prefix, cache_dir=tmp_path)
+    assert llama_cpp.llama_perf_context(ctx).n_p_eval <= 1  # restored, not evaluated (llama.cpp reports at least 1)
+    assert _prompt_tokens_evaluated(gemma, prefix + "Task 30:") < 15
+    gemma.warm_prefix("Something else entirely.\n", cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.kv"))) == 2  # another prefix, another file

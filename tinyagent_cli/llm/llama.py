@@ -147,13 +147,62 @@ class LlamaModel:
                 compiled = self._grammars[text] = _Grammar(self.llama, text)
         return compiled
 
-    def warm_prefix(self, prefix: str) -> None:
-        """Evaluate ``prefix`` now so the next prompt starting with it only pays for its tail."""
+    def warm_prefix(self, prefix: str, cache_dir: Path | None = None) -> None:
+        """Evaluate ``prefix`` now so the next prompt starting with it only pays for its tail.
+
+        With ``cache_dir``, the prefix's KV state is also kept in a file, and a later process
+        restores it instead of evaluating (bench/kv_state.py, Gemma 270M, 1238-token prefix,
+        2 busy cores: one-shot run 21.2 s cold against 2.0 s restored; ~18 KB a token on disk).
+        """
         import llama_cpp
 
         with self._lock:
-            self._evaluate_prompt(self.llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True))
+            tokens = self.llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+            file = self._state_file(cache_dir, tokens) if cache_dir is not None else None
+            if file is not None and file.is_file() and self._restore(file, tokens):
+                return
+            self._evaluate_prompt(tokens)
             llama_cpp.llama_synchronize(self.llama._ctx.ctx)  # finished when we return, not queued
+            if file is not None:
+                self._save(file)
+
+    def _state_file(self, cache_dir: Path, tokens: list[int]) -> Path:
+        """A file name that changes with the model file, the context size and the prefix."""
+        import hashlib
+
+        stat = self.path.stat()
+        key = f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.llama.n_ctx()}|{tokens}"
+        return cache_dir / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.kv"
+
+    def _save(self, file: Path) -> None:
+        import llama_cpp
+
+        llama = self.llama
+        n = llama.n_tokens
+        file.parent.mkdir(parents=True, exist_ok=True)
+        partial = file.with_name(file.name + ".partial")
+        ids = (llama_cpp.llama_token * n)(*llama.input_ids[:n].tolist())
+        if llama_cpp.llama_state_save_file(llama._ctx.ctx, str(partial).encode(), ids, n):
+            os.replace(partial, file)
+        partial.unlink(missing_ok=True)
+
+    def _restore(self, file: Path, tokens: list[int]) -> bool:
+        """Load a saved prefix state; False (and nothing changed) unless it holds ``tokens``."""
+        import llama_cpp
+
+        llama = self.llama
+        capacity = llama.n_ctx()
+        ids = (llama_cpp.llama_token * capacity)()
+        count = ctypes.c_size_t(0)
+        with _stderr_to_devnull(not self._verbose):
+            ok = llama_cpp.llama_state_load_file(llama._ctx.ctx, str(file).encode(), ids, capacity, ctypes.byref(count))
+        if not ok or list(ids[: count.value]) != tokens:
+            llama.reset()  # a failed or foreign load leaves the cache in an unknown state
+            return False
+        # Tell llama-cpp-python which tokens the restored cache holds, for prefix matching.
+        llama.input_ids[: count.value] = tokens
+        llama.n_tokens = count.value
+        return True
 
     def _evaluate_prompt(self, tokens: list[int]) -> None:
         """Evaluate ``tokens``, keeping the KV cache of the longest prefix already evaluated."""
