@@ -381,6 +381,24 @@ def transcribe(
     transcribe_command(_load()[0], path, as_json, _console(), model)
 
 
+@app.command("eval")
+def eval_(
+    dataset: Path = typer.Argument(..., metavar="DATASET.jsonl", help='JSONL lines of {"query", "plan"}.'),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Planner model to evaluate."),
+    retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Only tool retrieval; no model, seconds."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Only the first N queries."),
+    as_json: bool = JsonOption,
+    save: Optional[Path] = typer.Option(None, "--save", help="Write each failed query (gold and produced) as JSONL."),
+    backend: Optional[str] = typer.Option("macos", "--backend", help="Tool set to plan with (nothing runs)."),
+) -> int:
+    """Score the planner on a dataset: success rate, retrieval, plan validity, latency."""
+    from .commands.evaluate_cmd import eval_command
+
+    settings, catalog = _load(backend, model)
+    return eval_command(settings, catalog, dataset, model=model, retrieval_only=retrieval_only, limit=limit,
+                        as_json=as_json, save=save, console=_console(stderr=as_json), verbose=_state["verbose"])
+
+
 @app.command()
 def doctor(as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> int:
     """Check what works here, and say how to fix what does not."""
