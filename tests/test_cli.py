@@ -43,7 +43,7 @@ def test_exit_2_for_usage_and_configuration_errors(home, testpack):
     write_config(home, "timeout: [1, 2\n")
     corrupt = run_cli(home, "tools", "list")
     assert corrupt.returncode == 2
-    assert "config.yaml" in corrupt.stderr and "line" in corrupt.stderr
+    assert "config/config.yaml:2: not valid YAML" in corrupt.stderr
     assert "Traceback" not in corrupt.stderr and len(corrupt.stderr.strip().splitlines()) == 1
     write_config(home, "timeoutt: 3\n")
     typo = run_cli(home, "tools", "list")

@@ -8,6 +8,7 @@ the screen the way a person would.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -213,10 +214,11 @@ class Terminal:
         self.tmux = ["tmux", "-f", "/dev/null", "-L", f"tinyagent-test-{uuid.uuid4().hex[:12]}"]
         program = ["env", "-u", "TINYAGENT_MODEL", "-u", "TINYAGENT_BACKEND", f"TINYAGENT_HOME={home}",
                    sys.executable, "-m", "tinyagent_cli", *args]
-        # The program is the pane's only process (a shell around it would die of the Ctrl-C
-        # sent to the program); the pane stays after it exits, so its status can be read.
-        subprocess.run([*self.tmux, "new-session", "-d", "-x", "160", "-y", "50", "-c", str(REPO), *program,
-                        ";", "set-option", "-g", "remain-on-exit", "on"], check=True)
+        # A shell waits for the program and prints its exit status. Ctrl-C reaches the whole
+        # process group, so the shell traps it (a trap, unlike ignoring, is not inherited).
+        script = 'trap : INT; "$@"; echo "[exit $?]"; sleep 600'
+        subprocess.run([*self.tmux, "new-session", "-d", "-x", "160", "-y", "50", "-c", str(REPO),
+                        "sh", "-c", script, "sh", *program], check=True)
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.tmux, "send-keys", *keys], check=True)
@@ -247,16 +249,8 @@ class Terminal:
 
     def exit_status(self, timeout: float = 30) -> int:
         """Wait for the program to end; its exit status."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            dead, _, status = subprocess.run(
-                [*self.tmux, "display-message", "-p", "#{pane_dead}:#{pane_dead_status}"],
-                check=True, capture_output=True, text=True).stdout.strip().partition(":")
-            if dead == "1":
-                assert status, f"the program died of a signal; the screen:\n{self.screen()}"
-                return int(status)
-            time.sleep(0.2)
-        raise AssertionError(f"the program did not exit; the screen:\n{self.screen()}")
+        screen = self.wait(lambda s: re.search(r"\[exit \d+\]", s) is not None, "the program to exit", timeout)
+        return int(re.findall(r"\[exit (\d+)\]", screen)[-1])
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
@@ -350,6 +344,8 @@ def test_terminal_ctrl_c_cancels_a_turn_and_the_session_goes_on(
     term.wait_for("insert a new line", 30)
     reminders = terminal_home / "data" / "reminders"
     assert not reminders.exists() or not any(reminders.iterdir())  # nothing was created
+    term.type("/quit")
+    assert term.exit_status() == 0
 
 
 @needs_tmux

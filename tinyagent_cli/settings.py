@@ -158,8 +158,8 @@ def load_config(path: Path) -> Config:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{at} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        at = f"{mark.line + 1}:" if mark is not None else ""
+        raise ConfigError(f"{path}:{at} not valid YAML ({getattr(exc, 'problem', exc)})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})") from None
     config = _build(Config, data, path)

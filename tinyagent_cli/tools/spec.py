@@ -105,7 +105,7 @@ def load_pack(pack_dir: Path) -> Toolpack:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}:" if mark is not None else ""
+        at = f"{mark.line + 1}:" if mark is not None else ""
         raise PackError(f"{file}:{at} not valid YAML ({getattr(exc, 'problem', exc)})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError(f"{file}: cannot be read ({exc})") from None

@@ -112,9 +112,15 @@ class Turn:
         interrupts = _Interrupts(loop, main)
         view = PlanView(self.catalog)
         gate: asyncio.Future[bool] = loop.create_future()
-        executor = Executor(self.catalog, self.settings, gate=gate, on_update=lambda i: _sync_view(view, executor, i))
-        stream = _tasks_of(source) if isinstance(source, Plan) else source
         start = time.perf_counter()
+
+        def updated(task_id: int) -> None:
+            if executor.status.get(task_id) == "running":
+                outcome.timings.setdefault("first_start_s", time.perf_counter() - start)
+            _sync_view(view, executor, task_id)
+
+        executor = Executor(self.catalog, self.settings, gate=gate, on_update=updated)
+        stream = _tasks_of(source) if isinstance(source, Plan) else source
         live = Live(view, console=self.console, refresh_per_second=12, transient=False) if self.live else None
         arrived: list[Task] = []
         plan_done = asyncio.Event()

@@ -1,0 +1,80 @@
+"""`tinyagent run`: the real embedded model plans, the plan streams into the executor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import run_cli, write_config
+
+CONTACTS = """BEGIN:VCARD
+VERSION:3.0
+FN:Omar Haddad
+EMAIL;TYPE=INTERNET:omar@example.org
+TEL;TYPE=CELL:+1 555 0100
+END:VCARD
+"""
+
+
+def _plan(out) -> list[str]:
+    assert out.returncode == 0, out.stderr
+    return [task["tool"] for task in json.loads(out.stdout)["plan"]]
+
+
+def test_model_not_installed_says_how_to_pull_it(home):
+    out = run_cli(home, "run", "--dry-run", "--model", "tinyagent-1.1b", "remind me to stretch")
+    assert out.returncode == 2
+    assert "tinyagent models pull tinyagent-1.1b" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unknown_model_lists_the_known_ones(home):
+    out = run_cli(home, "run", "--dry-run", "--model", "gpt-17", "remind me to stretch")
+    assert out.returncode == 2
+    assert "gemma3-270m" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_corrupt_models_yaml_names_the_line(home):
+    (home / "config" / "models.yaml").write_text("models:\n  - name: mine\n    backend: [llama_cpp\n")
+    out = run_cli(home, "run", "--dry-run", "remind me to stretch")
+    assert out.returncode == 2
+    assert "config/models.yaml:4: not valid YAML" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_empty_request_is_a_usage_error(home):
+    out = run_cli(home, "run", "-", input="  \n")
+    assert out.returncode == 2 and "nothing to do" in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("query", "tools"),
+    [
+        ("remind me to buy milk tomorrow at 9", ["create_reminder"]),
+        ("what's Ana Lopez's phone number", ["get_phone_number"]),
+        ("text Omar that I'm running late", ["get_phone_number", "send_sms"]),
+    ],
+)
+def test_real_model_plans_the_right_tools(home, query, tools):
+    out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", query, timeout=300)
+    assert _plan(out) == tools
+    data = json.loads(out.stdout)
+    assert data["dry_run"] is True and data["results"] == []
+    assert set(tools) <= set(data["selected_tools"])
+
+
+@pytest.mark.slow
+def test_first_task_starts_before_the_plan_is_complete(home):
+    write_config(home, "portable:\n  open_files: false\n")
+    contacts = home / "data" / "contacts"
+    contacts.mkdir(parents=True)
+    (contacts / "omar.vcf").write_text(CONTACTS)
+    out = run_cli(home, "run", "--json", "--yes", "--backend", "portable",
+                  "email Omar Haddad that the meeting moved to Friday", timeout=300)
+    data = json.loads(out.stdout)
+    assert [t["tool"] for t in data["plan"]][:1] == ["get_email_address"], out.stdout
+    timings = data["timings"]
+    assert timings["first_start_s"] < timings["plan_s"], timings
+    assert data["results"][0]["output"] == "omar@example.org"
