@@ -219,6 +219,8 @@ class Terminal:
         script = 'trap : INT; "$@"; echo "[exit $?]"; sleep 600'
         subprocess.run([*self.tmux, "new-session", "-d", "-x", "160", "-y", "50", "-c", str(REPO),
                         "sh", "-c", script, "sh", *program], check=True)
+        self.socket = subprocess.run([*self.tmux, "display-message", "-p", "#{socket_path}"], check=True,
+                                     capture_output=True, text=True).stdout.strip()
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.tmux, "send-keys", *keys], check=True)
@@ -254,6 +256,7 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        Path(self.socket).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

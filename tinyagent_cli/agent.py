@@ -10,6 +10,7 @@ execute, render) through ``ui.turn``; evaluation uses ``plan`` directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -148,23 +149,29 @@ class Agent:
 
         warm = getattr(model, "warm_prefix", None)
 
+        def send(kind: str, value: object) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            except RuntimeError:  # the turn is over (cancelled): nobody is listening
+                stop.set()
+
         def generate() -> None:
             try:
                 if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
                     warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
-                for chunk in model.stream(request.prompt.text, grammar=request.grammar,
-                                          max_tokens=MAX_PLAN_TOKENS):
-                    loop.call_soon_threadsafe(queue.put_nowait, ("chunk", chunk))
-                    if stop.is_set():
-                        break
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS)
+                with contextlib.closing(chunks):  # releases the model at once when cancelled
+                    for chunk in chunks:
+                        if stop.is_set():
+                            return
+                        send("chunk", chunk)
+                send("end", None)
             except BaseException as exc:  # handed to the event loop, which raises it
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-                except RuntimeError:
-                    pass
+                send("error", exc)
 
-        worker = threading.Thread(target=generate, name="planner", daemon=True)
+        # Not a daemon: the interpreter waits for it at exit instead of tearing llama.cpp
+        # down under a running generation (which crashed the process after a Ctrl-C).
+        worker = threading.Thread(target=generate, name="planner")
         worker.start()
         parser = StreamingParser(self.catalog, now=now)
         try:
