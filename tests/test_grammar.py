@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyagent_cli.errors import ModelError, PlanError
+from tinyagent_cli.errors import ModelError
 from tinyagent_cli.plan.grammar import plan_grammar
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.settings import Config, Paths, Settings
@@ -23,30 +23,42 @@ PLAN_SHAPE = re.compile(
 
 def test_grammar_names_only_the_given_tools_with_their_arity() -> None:
     text = plan_grammar([TOOLS["get_email_address"], TOOLS["compose_new_email"]])
-    assert 'call ::= call-get-email-address | call-compose-new-email\n' in text
-    assert 'call-get-email-address ::= "get_email_address(" str ")"' in text
-    assert 'call-compose-new-email ::= "compose_new_email(" list ", " list ", " str ", " str ", " list ")"' in text
+    assert "call-1 ::= call-get-email-address-1 | call-compose-new-email-1\n" in text
+    assert 'call-get-email-address-1 ::= "get_email_address(" str-1 ")"' in text
+    assert ('call-compose-new-email-3 ::= "compose_new_email(" list-3 ", " list-3 ", " str-3 ", " str-3 ", " list-3 ")"'
+            in text)
     assert "send_sms" not in text
-    assert "step{1,8}" in text and "char{0,200}" in text and "{0,5}" in text
+    assert "step-8 ::=" in text and "step-9" not in text and "{0,5}" in text
+
+
+def test_steps_are_numbered_and_refer_only_backwards() -> None:
+    text = plan_grammar([TOOLS["get_phone_number"], TOOLS["send_sms"]], max_tasks=3)
+    assert r'step-1 ::= "1. " call-1 "\n" (join-2 | step-2)' in text
+    assert r'step-3 ::= "3. " call-3 "\n" join-4' in text
+    assert "char-1 ::= plain | esc | money\n" in text  # step 1 has nothing to refer to
+    assert 'ref-2 ::= [1] | "{" [1] "}"' in text
+    assert 'ref-3 ::= [1-2] | "{" [1-2] "}"' in text
 
 
 def test_grammar_types() -> None:
     tool = ToolSpec(
         "t", "", (Param("a", "int"), Param("b", "bool"), Param("c", "date"), Param("d", "list[str]")), False, (), (), "p"
     )
-    assert 'call-t ::= "t(" int ", " bool ", " str ", " list ")"' in plan_grammar([tool])
+    assert 'call-t-1 ::= "t(" int ", " bool ", " str-1 ", " list-1 ")"' in plan_grammar([tool])
     no_args = ToolSpec("now", "", (), False, (), (), "p")
-    assert 'call-now ::= "now()"' in plan_grammar([no_args])
+    assert 'call-now-1 ::= "now()"' in plan_grammar([no_args])
 
 
 def test_grammar_is_deterministic_and_deduplicates() -> None:
     tools = list(PACK.tools)
     assert plan_grammar(tools) == plan_grammar(tools + tools[:3])
-    assert plan_grammar(tools, max_tasks=3).startswith("root ::= step{1,3}")
+    assert "step-3 ::=" in plan_grammar(tools, max_tasks=3) and "step-4" not in plan_grammar(tools, max_tasks=3)
+    with pytest.raises(ValueError):
+        plan_grammar(tools, max_tasks=10)
 
 
 def test_no_tools_means_only_join() -> None:
-    assert plan_grammar([]).startswith('root ::= "1. join()"')
+    assert plan_grammar([]) == 'root ::= "1. join()"\n'
 
 
 # ---------------------------------------------------------------- with llama.cpp
@@ -119,15 +131,12 @@ def test_real_generation_follows_the_grammar(gemma, query: str) -> None:  # type
         assert match.group(1) in (None, *TOOL_NAMES), line
     if finished:
         assert PLAN_SHAPE.fullmatch(text), text
-        _parses_but_for_references(text)
+        _parses(text)
 
 
-def _parses_but_for_references(text: str) -> None:
-    """Parse ``text``; only what a grammar cannot express ($N to a later task) may still be wrong."""
-    try:
-        assert 1 <= len(parse_plan(text, CATALOG).tasks) <= 8
-    except PlanError as exc:
-        assert "not an earlier task" in str(exc) or "ids must increase" in str(exc), exc
+def _parses(text: str) -> None:
+    """Under the grammar a finished plan always parses: numbering and $N included."""
+    assert 1 <= len(parse_plan(text, CATALOG).tasks) <= 8
 
 
 @pytest.mark.slow
@@ -142,5 +151,5 @@ def test_the_grammar_fixes_what_the_model_gets_wrong_alone(gemma) -> None:  # ty
     constrained = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=160))
     assert PLAN_SHAPE.fullmatch(constrained), constrained
     sms = re.findall(r"^\d+\. send_sms\((.*)\)$", constrained, re.MULTILINE)
-    assert sms and all(right_sms.fullmatch(args) for args in sms), constrained
-    _parses_but_for_references(constrained)
+    assert all(right_sms.fullmatch(args) for args in sms), constrained
+    _parses(constrained)

@@ -23,6 +23,12 @@ from ..settings import Settings
 from .base import SEED
 from .registry import ModelSpec
 
+# llama.cpp's OpenMP threads spin while they wait. On a machine doing anything else the
+# spinning threads steal the cores the work needs, and generation collapsed from ~14 to
+# 0.2 tokens/s beside one other busy process on 2 cores; sleeping waiters avoid that.
+# Read by the OpenMP runtime when llama_cpp loads it, so it is set before any import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 _models: dict[tuple[Path, int], LlamaModel] = {}
 _models_lock = threading.Lock()
 _no_log_callback: Any = None  # the ctypes callback must outlive every native call that may log

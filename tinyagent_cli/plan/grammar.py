@@ -2,10 +2,11 @@
 
 With it, llama.cpp cannot sample a token that breaks the plan format: every line is
 ``N. tool(args)`` with a known tool, the right number of arguments of the right types,
-then ``N. join()``. A small model's usual failures (prose, a made-up tool, a missing
-quote, a list where a string goes) become impossible. What a grammar cannot express —
-task ids increasing, ``$N`` naming an earlier task, dates that make sense — the parser
-checks. Strings, lists and plans are bounded so a looping model still ends.
+tasks numbered 1, 2, 3..., ``$N`` only for an earlier task, then ``N. join()``. A small
+model's usual failures (prose, a made-up tool, a missing quote, a list where a string
+goes, a reference to itself) become impossible. What a grammar cannot judge — whether a
+date phrase makes sense — the parser checks. Plans and lists are bounded; the caller
+bounds the tokens, so a looping model still ends.
 """
 
 from __future__ import annotations
@@ -14,51 +15,69 @@ from collections.abc import Sequence
 
 from ..tools.spec import ToolSpec
 
-MAX_TASKS = 8
-MAX_STRING = 200  # characters in one string argument or thought
-MAX_LIST = 6  # items in one list argument: a looping model repeats items until the bound
+MAX_TASKS = 8  # at most 9: a reference is one digit
+MAX_LIST = 6  # items in one list argument
 
 _TYPE_RULES = {"str": "str", "date": "str", "int": "int", "bool": "bool", "list[str]": "list"}
 
+# Shared by every step: characters of a Python string literal that are not "$" (no raw
+# quote, backslash or control character; only escapes ast.literal_eval reads the same
+# way everywhere), numbers and booleans.
+_COMMON = [
+    r'plain ::= [^"\\$\x00-\x1F]',
+    r'esc ::= "\\" (["\\nt] | "u" [0-9a-fA-F]{4})',
+    r'money ::= "$" [^0-9{"\\\x00-\x1F]',
+    r'int ::= "0" | [1-9] [0-9]{0,8}',
+    r'bool ::= "True" | "False"',
+]
 
-def _rule_name(tool: str) -> str:
+
+def _rule_name(tool: str, step: int) -> str:
     # GBNF rule names allow letters, digits and '-', not '_'.
-    return "call-" + tool.replace("_", "-")
+    return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def _tool_rule(tool: ToolSpec) -> str:
-    args = ' ", " '.join(_TYPE_RULES[p.type] for p in tool.params)
-    body = f'"{tool.name}(" {args} ")"' if args else f'"{tool.name}()"'
-    return f"{_rule_name(tool.name)} ::= {body}"
+def _step_rules(step: int, tools: Sequence[ToolSpec], last: bool, max_list: int) -> list[str]:
+    """Rules for plan line ``step``: its number, a call whose strings may refer only to
+    earlier steps, then either the next step or ``join()``."""
+    after = f'"\\n" join-{step + 1}' if last else f'"\\n" (join-{step + 1} | step-{step + 1})'
+    rules = [
+        f'step-{step} ::= "{step}. " call-{step} {after}',
+        f'join-{step + 1} ::= "{step + 1}. join()"',
+        f"call-{step} ::= " + " | ".join(_rule_name(t.name, step) for t in tools),
+    ]
+    for tool in tools:
+        args = ' ", " '.join(f"{_TYPE_RULES[p.type]}-{step}" if _TYPE_RULES[p.type] in ("str", "list")
+                             else _TYPE_RULES[p.type] for p in tool.params)
+        rules.append(f'{_rule_name(tool.name, step)} ::= "{tool.name}(" {args} ")"' if args
+                     else f'{_rule_name(tool.name, step)} ::= "{tool.name}()"')
+    reference = f' | "$" ref-{step}' if step > 1 else ""
+    rules += [
+        f'str-{step} ::= "\\"" char-{step}* "\\""',
+        f"char-{step} ::= plain | esc | money{reference}",
+        f'list-{step} ::= "[" (str-{step} (", " str-{step}){{0,{max_list - 1}}})? "]"',
+    ]
+    if step > 1:
+        last_id = "1" if step == 2 else f"1-{step - 1}"
+        rules.append(f'ref-{step} ::= [{last_id}] | "{{" [{last_id}] "}}"')
+    return rules
 
 
-def plan_grammar(
-    tools: Sequence[ToolSpec], *, max_tasks: int = MAX_TASKS, max_string: int = MAX_STRING, max_list: int = MAX_LIST
-) -> str:
+def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
-    The text is a pure function of its arguments (same tools, same text), so callers can
-    cache what llama.cpp compiles from it.
+    Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
+    lets a string say ``$N``/``${N}`` only for an earlier task: a plan the model writes
+    cannot refer forward or to itself (Gemma 270M copies "$1" from examples otherwise).
+    A "$" followed by anything but a digit stays text ("$ 20", "US$"). The text is a pure
+    function of its arguments, so callers can cache what llama.cpp compiles from it.
     """
-    unique: dict[str, ToolSpec] = {}
-    for tool in tools:
-        unique.setdefault(tool.name, tool)
+    if not 1 <= max_tasks <= 9:
+        raise ValueError("max_tasks must be 1 to 9")
+    unique = list({tool.name: tool for tool in tools}.values())
     if not unique:  # nothing to call: the only plan is an empty one
-        return 'root ::= "1. join()" end\nend ::= "\\n"? "<END_OF_PLAN>"?\n'
-    lines = [
-        f"root ::= step{{1,{max_tasks}}} thought? num \". join()\" end",
-        'step ::= thought? num ". " call "\\n"',
-        f'thought ::= "Thought: " [^\\n]{{1,{max_string}}} "\\n"',
-        "num ::= [1-9] [0-9]?",
-        'end ::= "\\n"? "<END_OF_PLAN>"?',
-        "call ::= " + " | ".join(_rule_name(name) for name in unique),
-        *(_tool_rule(tool) for tool in unique.values()),
-        # A Python string literal: no raw quote, backslash or control character inside;
-        # only the escapes ast.literal_eval reads the same way everywhere.
-        f'str ::= "\\"" char{{0,{max_string}}} "\\""',
-        'char ::= [^"\\\\\\x00-\\x1F] | "\\\\" (["\\\\nt] | "u" [0-9a-fA-F]{4})',
-        'int ::= "0" | [1-9] [0-9]{0,8}',
-        'bool ::= "True" | "False"',
-        f'list ::= "[" (str (", " str){{0,{max_list - 1}}})? "]"',
-    ]
-    return "\n".join(lines) + "\n"
+        return 'root ::= "1. join()"\n'
+    lines = ["root ::= step-1"]
+    for step in range(1, max_tasks + 1):
+        lines += _step_rules(step, unique, step == max_tasks, max_list)
+    return "\n".join(lines + _COMMON) + "\n"
