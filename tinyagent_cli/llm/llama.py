@@ -24,10 +24,13 @@ from .base import SEED
 from .registry import ModelSpec
 
 # llama.cpp's OpenMP threads spin while they wait. On a machine doing anything else the
-# spinning threads steal the cores the work needs, and generation collapsed from ~14 to
-# 0.2 tokens/s beside one other busy process on 2 cores; sleeping waiters avoid that.
-# Read by the OpenMP runtime when llama_cpp loads it, so it is set before any import.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# spinners steal the cores the work needs: beside one busy process on 2 cores, generation
+# fell from ~65 to 0.2 tokens/s. A short spin keeps nearly all the speed on an idle
+# machine (65 tok/s) and most of it beside a busy one (12 tok/s); sleeping at once
+# (OMP_WAIT_POLICY=PASSIVE) halves the idle speed. Read by GNU OpenMP when llama_cpp
+# loads it, so it is set before any import; a person's own setting wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 _models: dict[tuple[Path, int], LlamaModel] = {}
 _models_lock = threading.Lock()

@@ -26,7 +26,6 @@ _TYPE_RULES = {"str": "str", "date": "str", "int": "int", "bool": "bool", "list[
 _COMMON = [
     r'plain ::= [^"\\$\x00-\x1F]',
     r'esc ::= "\\" (["\\nt] | "u" [0-9a-fA-F]{4})',
-    r'money ::= "$" [^0-9{"\\\x00-\x1F]',
     r'int ::= "0" | [1-9] [0-9]{0,8}',
     r'bool ::= "True" | "False"',
 ]
@@ -54,7 +53,7 @@ def _step_rules(step: int, tools: Sequence[ToolSpec], last: bool, max_list: int)
     reference = f' | "$" ref-{step}' if step > 1 else ""
     rules += [
         f'str-{step} ::= "\\"" char-{step}* "\\""',
-        f"char-{step} ::= plain | esc | money{reference}",
+        f"char-{step} ::= plain | esc{reference}",
         f'list-{step} ::= "[" (str-{step} (", " str-{step}){{0,{max_list - 1}}})? "]"',
     ]
     if step > 1:
@@ -69,7 +68,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = MAX_TASKS, max_l
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
     lets a string say ``$N``/``${N}`` only for an earlier task: a plan the model writes
     cannot refer forward or to itself (Gemma 270M copies "$1" from examples otherwise).
-    A "$" followed by anything but a digit stays text ("$ 20", "US$"). The text is a pure
+    A "$" is only ever a reference: the model used any other "$" to sneak one in. The text is a pure
     function of its arguments, so callers can cache what llama.cpp compiles from it.
     """
     if not 1 <= max_tasks <= 9:

@@ -3,8 +3,8 @@
 A small model plans well from a few solved examples and little else, and every token
 of prompt costs time on a CPU. So the prompt is: fixed guidelines (a byte-stable
 prefix whose KV cache is reused across queries), the selected tools' signatures, the
-person's standing instructions, the retrieved examples (most similar last, nearest the
-question), the current time, and the question. A replan adds what went wrong.
+person's standing instructions, the current time, the retrieved examples (most similar
+last, nearest the question), and the question. A replan adds what went wrong.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def build_prompt(
     if instructions:
         parts.append("\nThe person's standing instructions:\n")
         parts.extend(f"- {line}\n" for line in instructions)
-    parts.append("\n")
+    # The time comes before the examples: next to the request, the model copied it into dates.
+    parts.append(f"\nNow: {now.strftime('%A %d %B %Y, %H:%M')}\n\n")
     parts.extend(_example_block(q, p) for q, p in reversed(examples))
-    parts.append(f"Now: {now.strftime('%A %d %B %Y, %H:%M')}\n")
     if failure:
         parts.append(f"A previous plan for this request failed: {failure}\nWrite a corrected plan.\n")
     parts.append(f"Request: {query.strip()}\n")
