@@ -90,7 +90,7 @@ class Config:
     timeout: float = 30.0
     confirm_read_only: bool = False
     replan_limit: int = 1
-    examples_k: int = 4
+    examples_k: int = 2  # solved examples in the prompt; 2 planned best with Gemma 270M (dev set)
     max_tools: int = 6
     instructions: tuple[str, ...] = ()
     disabled_packs: tuple[str, ...] = ()

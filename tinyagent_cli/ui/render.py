@@ -65,11 +65,11 @@ class PlanView:
         text.append(f"{mark} ", style=style)
         text.append(f"{task.id}. ", style="bold")
         text.append(task.tool, style="bold cyan")
-        if spec is not None and spec.side_effects:
-            text.append(" (changes things)", style="magenta")
         names = [p.name for p in spec.params] if spec else [str(i) for i in range(len(task.args))]
         args = ", ".join(f"{n}={_value(v)}" for n, v in zip(names, task.args) if v not in ("", [], None))
         text.append(f"({args})" if args else "()", style="default")
+        if spec is not None and spec.side_effects:
+            text.append("  changes things", style="magenta")
         if len(task.deps) > 1:
             text.append(f"  waits for {', '.join(f'${d}' for d in task.deps)}", style="dim")
         if status not in ("pending",):

@@ -195,7 +195,7 @@ class Turn:
 
     def _confirm(self, view: PlanView, actions: int, outcome: Outcome, gate: asyncio.Future[bool],
                  interrupts: _Interrupts) -> None:
-        if not self.assume_yes:
+        if not self.assume_yes and self.stdin_is_tty:  # the person decides on what they see
             self.console.print(view)
         interrupts.remove()  # Ctrl-C at the prompt must interrupt the prompt itself
         try:
