@@ -143,3 +143,15 @@ def test_prefix_state_kept_on_disk_is_restored(gemma: LlamaModel, tmp_path: Path
     assert _prompt_tokens_evaluated(gemma, prefix + "Task 30:") < 15
     gemma.warm_prefix("Something else entirely.\n", cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.kv"))) == 2  # another prefix, another file
+
+
+def test_stop_strings_hold_back_only_what_could_begin_one() -> None:
+    """A finished plan line reaches the parser at once, not a dozen characters later."""
+    from tinyagent_cli.llm.llama import _stop_at
+
+    seen = []
+    for piece in _stop_at(iter(['1. a("x")', "\n", "2", ". join()", "<END_", "OF_PLAN>", "tail"]),
+                          ("<END_OF_PLAN>", "\n\n")):
+        seen.append(piece)
+    assert seen[:2] == ['1. a("x")', "\n"]  # the newline is out once "2" shows it is not "\n\n"
+    assert "".join(seen) == '1. a("x")\n2. join()'

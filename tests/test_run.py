@@ -53,7 +53,8 @@ def test_empty_request_is_a_usage_error(home):
     ("query", "tools"),
     [
         ("remind me to buy milk tomorrow at 9", ["create_reminder"]),
-        ("what's Ana Lopez's phone number", ["get_phone_number"]),
+        ("get me Ana Lopez's number", ["get_phone_number"]),
+        ("create a note called Groceries with milk and eggs", ["create_note"]),
         ("text Omar that I'm running late", ["get_phone_number", "send_sms"]),
     ],
 )
@@ -72,7 +73,7 @@ def test_first_task_starts_before_the_plan_is_complete(home):
     contacts.mkdir(parents=True)
     (contacts / "omar.vcf").write_text(CONTACTS)
     out = run_cli(home, "run", "--json", "--yes", "--backend", "portable",
-                  "email Omar Haddad that the meeting moved to Friday", timeout=300)
+                  "send an email to Omar Haddad saying the meeting moved to Friday", timeout=300)
     data = json.loads(out.stdout)
     assert [t["tool"] for t in data["plan"]][:1] == ["get_email_address"], out.stdout
     timings = data["timings"]

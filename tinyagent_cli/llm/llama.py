@@ -8,6 +8,7 @@ keeps the matching prefix of the cache and only evaluates the new tail.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import subprocess
@@ -309,11 +310,14 @@ class _Grammar:
 
 
 def _stop_at(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
-    """Pass text through until a stop string; hold back only what could begin one."""
+    """Pass text through until a stop string; hold back only a tail that could begin one.
+
+    Holding back a fixed length instead kept a finished plan line (and so its task) from
+    the executor until the model had written the next dozen characters.
+    """
     if not stops:
         yield from pieces
         return
-    hold = max(len(s) for s in stops) - 1
     pending = ""
     for piece in pieces:
         pending += piece
@@ -322,10 +326,10 @@ def _stop_at(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
             if pending[:cut]:
                 yield pending[:cut]
             return
-        safe = len(pending) - hold
-        if safe > 0:
-            yield pending[:safe]
-            pending = pending[safe:]
+        hold = max((k for s in stops for k in range(1, len(s)) if pending.endswith(s[:k])), default=0)
+        if len(pending) > hold:
+            yield pending[: len(pending) - hold]
+            pending = pending[len(pending) - hold :]
     if pending:
         yield pending
 
@@ -341,8 +345,19 @@ def load_llama_model(spec: ModelSpec, path: Path, settings: Settings, verbose: b
     with _models_lock:
         model = _models.get(key)
         if model is None:
+            if not _models:
+                atexit.register(_close_models)
             model = _models[key] = LlamaModel(spec, _load(path, spec.n_ctx, verbose), path, verbose)
         return model
+
+
+def _close_models() -> None:
+    """Free the models while the interpreter is whole; left to ``__del__`` at shutdown,
+    llama-cpp-python's finalizers find their module globals gone and print tracebacks."""
+    with _models_lock:
+        for model in _models.values():
+            model.llama.close()
+        _models.clear()
 
 
 def _load(path: Path, n_ctx: int, verbose: bool, **extra: Any) -> Any:

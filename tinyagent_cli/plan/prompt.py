@@ -69,7 +69,9 @@ def build_prompt(
         parts.append("\nThe person's standing instructions:\n")
         parts.extend(f"- {line}\n" for line in instructions)
     # The time comes before the examples: next to the request, the model copied it into dates.
-    parts.append(f"\nNow: {now.strftime('%A %d %B %Y, %H:%M')}\n\n")
+    # To the hour: plans do not need minutes, and a prompt that changes every minute made
+    # the same request plan differently a minute later.
+    parts.append(f"\nNow: {now.strftime('%A %d %B %Y, around %H:00')}\n\n")
     parts.extend(_example_block(q, p) for q, p in reversed(examples))
     if failure:
         parts.append(f"A previous plan for this request failed: {failure}\nWrite a corrected plan.\n")
