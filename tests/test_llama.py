@@ -153,5 +153,5 @@ def test_stop_strings_hold_back_only_what_could_begin_one() -> None:
     for piece in _stop_at(iter(['1. a("x")', "\n", "2", ". join()", "<END_", "OF_PLAN>", "tail"]),
                           ("<END_OF_PLAN>", "\n\n")):
         seen.append(piece)
-    assert seen[:2] == ['1. a("x")', "\n"]  # the newline is out once "2" shows it is not "\n\n"
+    assert seen[:2] == ['1. a("x")', "\n2"]  # the newline goes as soon as "2" shows it is not "\n\n"
     assert "".join(seen) == '1. a("x")\n2. join()'
