@@ -118,7 +118,7 @@ def exec_(
     else:
         plan = parse_plan(text, catalog)
     console = _console(stderr=as_json)
-    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, live=False if as_json else None)
+    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
     outcome = turn.run(plan, Outcome(query=query, backend=settings.backend))
     return _finish(outcome, as_json, console)
 
@@ -153,7 +153,7 @@ def run(
         raise ConfigError("nothing to do: give a request, - for stdin, --voice or --audio FILE")
     agent = Agent(settings, catalog, verbose=_state["verbose"], console=_console(stderr=True))
     agent.model  # noqa: B018 — load (and on first use, install) before the live display starts
-    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, live=False if as_json else None)
+    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
     outcome = run_query(agent, turn, query.strip(), transcript=transcript)
     _log(settings, outcome, enabled=not no_log)
     return _finish(outcome, as_json, console)
@@ -207,13 +207,6 @@ def _finish(outcome: Any, as_json: bool, console: Console) -> int:
         sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2) + "\n")
         return outcome.exit_code
     if outcome.dry_run:
-        from .ui.render import PlanView
-
-        if not console.is_terminal:
-            view = PlanView(_load(outcome.backend)[1])
-            for task in outcome.plan.tasks:
-                view.add(task)
-            console.print(view)
         console.print("[dim]dry run: nothing was executed[/dim]")
         return outcome.exit_code
     if outcome.answer is not None:

@@ -89,6 +89,7 @@ class Turn:
         assume_yes: bool = False,
         dry_run: bool = False,
         live: bool | None = None,
+        quiet: bool = False,
         stdin_is_tty: bool | None = None,
     ) -> None:
         self.catalog = catalog
@@ -96,7 +97,8 @@ class Turn:
         self.console = console
         self.assume_yes = assume_yes
         self.dry_run = dry_run
-        self.live = console.is_terminal if live is None else live
+        self.quiet = quiet  # --json: the JSON is the whole output
+        self.live = not quiet and (console.is_terminal if live is None else live)
         self.stdin_is_tty = sys.stdin.isatty() if stdin_is_tty is None else stdin_is_tty
 
     def run(self, source: Plan | AsyncIterable[Task], outcome: Outcome,
@@ -147,28 +149,28 @@ class Turn:
                 outcome.plan = Plan(tuple(arrived))
                 outcome.dry_run = True
                 outcome.confirmation = "dry-run"
-                return outcome
-            running = asyncio.create_task(executor.run(tracked()))
-            planned = asyncio.create_task(plan_done.wait())
-            await asyncio.wait({running, planned}, return_when=asyncio.FIRST_COMPLETED)
-            if running.done() and running.exception() is not None:
-                planned.cancel()
-                raise running.exception()  # type: ignore[misc]
-            await planned
-            outcome.plan = Plan(tuple(arrived))
-            gated = [t for t in arrived if executor.needs_gate(t)]
-            if gated:
-                if live:
-                    live.stop()
-                    live = None
-                self._confirm(view, len(gated), outcome, gate, interrupts)
-                if self.live:
-                    live = Live(view, console=self.console, refresh_per_second=12)
-                    live.start()
-            elif not gate.done():
-                gate.set_result(True)
-            outcome.results = await running
-            outcome.exit_code = EXIT_OK
+            else:
+                running = asyncio.create_task(executor.run(tracked()))
+                planned = asyncio.create_task(plan_done.wait())
+                await asyncio.wait({running, planned}, return_when=asyncio.FIRST_COMPLETED)
+                if running.done() and running.exception() is not None:
+                    planned.cancel()
+                    raise running.exception()  # type: ignore[misc]
+                await planned
+                outcome.plan = Plan(tuple(arrived))
+                gated = [t for t in arrived if executor.needs_gate(t)]
+                if gated:
+                    if live:
+                        live.stop()
+                        live = None
+                    self._confirm(view, len(gated), outcome, gate, interrupts)
+                    if self.live:
+                        live = Live(view, console=self.console, refresh_per_second=12)
+                        live.start()
+                elif not gate.done():
+                    gate.set_result(True)
+                outcome.results = await running
+                outcome.exit_code = EXIT_OK
         except asyncio.CancelledError:
             outcome.results = dict(sorted(executor.results.items()))
             outcome.plan = outcome.plan or Plan(tuple(arrived))
@@ -189,7 +191,7 @@ class Turn:
             outcome.answer = join(outcome.plan, outcome.results)
             if outcome.exit_code == EXIT_OK and not outcome.answer.ok:
                 outcome.exit_code = EXIT_TASK_FAILED
-        if not self.live and not self.dry_run:
+        if not self.live and not self.quiet:  # no live display drew it: draw it once, finished
             self.console.print(view)
         return outcome
 
