@@ -224,18 +224,9 @@ def tools_list(as_json: bool = JsonOption, backend: Optional[str] = BackendOptio
         rows = [_tool_json(spec) for spec in catalog.tools.values()]
         sys.stdout.write(json.dumps({"backend": settings.backend, "tools": rows}, indent=2) + "\n")
         return
-    from rich.markup import escape
-    from rich.table import Table
+    from .ui.render import tools_table
 
-    table = Table(title=f"Tools ({settings.backend} backend)", title_justify="left")
-    table.add_column("tool", style="bold cyan")
-    table.add_column("signature")
-    table.add_column("changes things")
-    table.add_column("pack", style="dim")
-    for spec in catalog.tools.values():
-        args = ", ".join(f"{p.name}: {p.type}" for p in spec.params)
-        table.add_row(spec.name, escape(f"({args})"), "yes" if spec.side_effects else "", spec.pack)
-    _console().print(table)
+    _console().print(tools_table(catalog))
 
 
 @tools_app.command("show")
@@ -250,17 +241,9 @@ def tools_show(name: str, as_json: bool = JsonOption, backend: Optional[str] = B
     if as_json:
         sys.stdout.write(json.dumps(_tool_json(spec), indent=2) + "\n")
         return
-    from rich.markup import escape
+    from .ui.render import tool_detail
 
-    console = _console()
-    console.print(f"[bold cyan]{escape(spec.signature())}[/]  [dim]({spec.pack} pack)[/dim]")
-    console.print(escape(spec.description))
-    for p in spec.params:
-        note = f" — {p.description}" if p.description else ""
-        console.print(f"  [bold]{p.name}[/bold]: {escape(p.type + note)}")
-    console.print(f"changes things: {'yes' if spec.side_effects else 'no'}; backends: {', '.join(spec.backends)}")
-    if spec.after:
-        console.print(f"usually after: {', '.join(spec.after)}")
+    _console().print(tool_detail(spec))
 
 
 def _tool_json(spec: Any) -> dict[str, Any]:

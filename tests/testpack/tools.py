@@ -1,7 +1,6 @@
 """Implementations of the test pack (loaded from this file by the catalog)."""
 
 import time
-from pathlib import Path
 
 from tinyagent_cli.errors import ToolError
 

@@ -6,15 +6,16 @@ chains read top to bottom and independent work sits side by side at the root.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from ..plan.tasks import Status, Task, TaskResult
-from ..tools.spec import Catalog
+from ..tools.spec import Catalog, ToolSpec
 
 _STYLE: dict[str, tuple[str, str]] = {
     "pending": ("·", "dim"),
@@ -91,3 +92,30 @@ class PlanView:
         if not self.tasks:
             tree.add(Text("(planning…)", style="dim"))
         return Group(tree)
+
+
+def tools_table(catalog: Catalog) -> Table:
+    """The tools the planner may use on the catalog's backend (``tools list``, ``/tools``)."""
+    table = Table(title=f"Tools ({catalog.backend} backend)", title_justify="left")
+    table.add_column("tool", style="bold cyan")
+    table.add_column("signature")
+    table.add_column("changes things")
+    table.add_column("pack", style="dim")
+    for spec in catalog.tools.values():
+        args = ", ".join(f"{p.name}: {p.type}" for p in spec.params)
+        table.add_row(spec.name, escape(f"({args})"), "yes" if spec.side_effects else "", spec.pack)
+    return table
+
+
+def tool_detail(spec: ToolSpec) -> RenderableType:
+    """One tool in full: signature, description, parameters, backends, usual predecessors."""
+    lines = [
+        f"[bold cyan]{escape(spec.signature())}[/]  [dim]({spec.pack} pack)[/dim]",
+        escape(spec.description),
+        *(f"  [bold]{p.name}[/bold]: {escape(p.type + (f' — {p.description}' if p.description else ''))}"
+          for p in spec.params),
+        f"changes things: {'yes' if spec.side_effects else 'no'}; backends: {', '.join(spec.backends)}",
+    ]
+    if spec.after:
+        lines.append(f"usually after: {', '.join(spec.after)}")
+    return Group(*(Text.from_markup(line) for line in lines))

@@ -34,7 +34,7 @@ from ..errors import EXIT_INTERRUPTED, EXIT_OK, ModelError, TinyAgentError
 from ..history import HistoryLog, RunRecord
 from ..settings import Settings
 from ..tools.spec import Catalog
-from .render import PlanView
+from .render import PlanView, tool_detail, tools_table
 from .turn import Outcome, Turn, run_query
 
 HISTORY_FILENAME = "repl_history"
@@ -279,22 +279,14 @@ class Repl:
         self.console.print(keys)
 
     def _tools(self, arg: str) -> None:
-        if arg:
-            spec = self.catalog.get(arg)
-            if spec is None:
-                self._error(self.catalog.why_unavailable(arg))
-                return
-            self.console.print(f"[bold cyan]{escape(spec.signature())}[/]"
-                               + ("  [magenta](changes things)[/]" if spec.side_effects else ""))
-            self.console.print(escape(spec.description))
+        if not arg:
+            self.console.print(tools_table(self.catalog))
             return
-        table = Table(title=f"Tools ({self.settings.backend} backend)", title_justify="left")
-        table.add_column("tool", style="bold cyan", no_wrap=True)
-        table.add_column("what it does")
-        table.add_column("changes things")
-        for spec in self.catalog.tools.values():
-            table.add_row(spec.name, escape(spec.description), "yes" if spec.side_effects else "")
-        self.console.print(table)
+        spec = self.catalog.get(arg)
+        if spec is None:
+            self._error(self.catalog.why_unavailable(arg))
+            return
+        self.console.print(tool_detail(spec))
 
     def _model(self, arg: str) -> None:
         from ..llm.registry import load_registry
