@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import random
 import re
+from datetime import datetime
 
 import pytest
 
 from tinyagent_cli.errors import ModelError
-from tinyagent_cli.plan.grammar import plan_grammar
+from tinyagent_cli.plan.grammar import DATE_RULES, plan_grammar
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.settings import Config, Paths, Settings
+from tinyagent_cli.tools.dates import resolve_date
 from tinyagent_cli.tools.spec import Catalog, Param, ToolSpec, load_pack, shipped_packs_dir
 
 PACK = load_pack(shipped_packs_dir() / "tinyagent")
@@ -22,18 +25,18 @@ PLAN_SHAPE = re.compile(
 
 def test_grammar_names_only_the_given_tools_with_their_arity() -> None:
     text = plan_grammar([TOOLS["get_email_address"], TOOLS["compose_new_email"]])
-    assert "call-1 ::= call-get-email-address-1 | call-compose-new-email-1\n" in text
+    assert 'line-1 ::= "1. " ((call-get-email-address-1 | call-compose-new-email-1) "\\n" (join-2 | line-2))' in text
     assert 'call-get-email-address-1 ::= "get_email_address(" str-1 ")"' in text
     assert ('call-compose-new-email-3 ::= "compose_new_email(" list-3 ", " list-3 ", " str-3 ", " str-3 ", " list-3 ")"'
             in text)
     assert "send_sms" not in text
-    assert "step-8 ::=" in text and "step-9" not in text and "{0,5}" in text
+    assert "line-8 ::=" in text and "line-9" not in text and "{0,5}" in text
 
 
 def test_steps_are_numbered_and_refer_only_backwards() -> None:
     text = plan_grammar([TOOLS["get_phone_number"], TOOLS["send_sms"]], max_tasks=3)
-    assert r'step-1 ::= "1. " call-1 "\n" (join-2 | step-2)' in text
-    assert r'step-3 ::= "3. " call-3 "\n" join-4' in text
+    assert r'line-1 ::= "1. " ((call-get-phone-number-1 | call-send-sms-1) "\n" (join-2 | line-2))' in text
+    assert r'line-3 ::= "3. " ((call-get-phone-number-3 | call-send-sms-3) "\n" join-4)' in text
     assert "char-1 ::= plain | esc\n" in text  # step 1 has nothing to refer to
     assert 'ref-2 ::= [1] | "{" [1] "}"' in text
     assert 'ref-3 ::= [1-2] | "{" [1-2] "}"' in text
@@ -43,7 +46,7 @@ def test_grammar_types() -> None:
     tool = ToolSpec(
         "t", "", (Param("a", "int"), Param("b", "bool"), Param("c", "date"), Param("d", "list[str]")), False, (), (), "p"
     )
-    assert 'call-t-1 ::= "t(" int ", " bool ", " str-1 ", " list-1 ")"' in plan_grammar([tool])
+    assert 'call-t-1 ::= "t(" int ", " bool ", " date ", " list-1 ")"' in plan_grammar([tool])
     no_args = ToolSpec("now", "", (), False, (), (), "p")
     assert 'call-now-1 ::= "now()"' in plan_grammar([no_args])
 
@@ -51,13 +54,56 @@ def test_grammar_types() -> None:
 def test_grammar_is_deterministic_and_deduplicates() -> None:
     tools = list(PACK.tools)
     assert plan_grammar(tools) == plan_grammar(tools + tools[:3])
-    assert "step-3 ::=" in plan_grammar(tools, max_tasks=3) and "step-4" not in plan_grammar(tools, max_tasks=3)
+    assert "line-3 ::=" in plan_grammar(tools, max_tasks=3) and "line-4" not in plan_grammar(tools, max_tasks=3)
     with pytest.raises(ValueError):
         plan_grammar(tools, max_tasks=10)
 
 
 def test_no_tools_means_only_join() -> None:
     assert plan_grammar([]) == 'root ::= "1. join()"\n'
+
+
+def test_required_tools_come_before_join() -> None:
+    text = plan_grammar([TOOLS["get_phone_number"], TOOLS["send_sms"], TOOLS["create_reminder"]],
+                        required=["send_sms", "create_reminder", "not_offered"], max_tasks=3)
+    rules = dict(line.split(" ::= ", 1) for line in text.splitlines())
+    assert rules["root"] == "line-1-00"  # two required tools, neither called yet
+    assert "join" not in rules["line-1-00"]
+    # A phone lookup on line 1 would leave two required tools for one line after line 2.
+    assert "get-phone-number" not in rules["line-2-00"]
+    assert rules["line-2-10"] == (r'"2. " ((call-get-phone-number-2 | call-send-sms-2) "\n" line-3-10 | '
+                                  r'call-create-reminder-2 "\n" (join-3 | line-3-11))')
+    assert rules["line-3-10"] == r'"3. " (call-create-reminder-3 "\n" join-4)'
+
+
+def _sample(rule: str, rng: random.Random) -> str:
+    """A random phrase of the date language, following its rules and character classes."""
+    text = ""
+    for item in rng.choice(DATE_RULES[rule]):
+        if item.startswith("@"):
+            text += _sample(item[1:], rng)
+        elif item.startswith("["):
+            chars = re.sub(r"(.)-(.)", lambda m: "".join(map(chr, range(ord(m[1]), ord(m[2]) + 1))), item[1:-1])
+            text += rng.choice(chars)
+        else:
+            text += item
+    return text
+
+
+def test_every_date_the_grammar_allows_resolves() -> None:
+    """The date language only says what resolve_date understands; the one gap is a day
+    the month lacks ("Feb 30", or "the 31st" in a 30-day month)."""
+    now = datetime(2026, 11, 21, 11, 0).astimezone()
+    rng = random.Random(7)
+    phrases = {_sample("when", rng) for _ in range(4000)}
+    assert len(phrases) > 1500
+    unresolved = []
+    for phrase in sorted(phrases):
+        try:
+            resolve_date(phrase, now)
+        except ValueError:
+            unresolved.append(phrase)
+    assert all(re.search(r"\b(29|30|31)(st|th)?\b|-(29|30|31)(?!\d)", p) for p in unresolved), unresolved
 
 
 # ---------------------------------------------------------------- with llama.cpp
@@ -152,3 +198,28 @@ def test_the_grammar_fixes_what_the_model_gets_wrong_alone(gemma) -> None:  # ty
     sms = re.findall(r"^\d+\. send_sms\((.*)\)$", constrained, re.MULTILINE)
     assert all(right_sms.fullmatch(args) for args in sms), constrained
     _parses(constrained)
+
+
+def _accepts(gemma, grammar: str, text: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether llama.cpp's sampler for ``grammar`` lets the model write ``text``, token by token."""
+    import numpy as np
+
+    constraint = gemma.grammar(grammar)
+    constraint.reset()
+    logits = np.zeros(gemma.llama.n_vocab(), dtype=np.float32)
+    return all(constraint.choose(token, logits) == token
+               for token in gemma.llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+@pytest.mark.slow
+def test_llama_cpp_holds_dates_and_required_tools(gemma) -> None:  # type: ignore[no-untyped-def]
+    tools = [TOOLS["get_email_address"], TOOLS["create_calendar_event"], TOOLS["create_reminder"]]
+    grammar = plan_grammar(tools, required=["create_calendar_event", "create_reminder"])
+    event = '1. create_calendar_event("yoga", "Sunday 10am", "", "Lincoln Park", [], "", "")\n'
+    reminder = '2. create_reminder("buy wine", "saturday afternoon", "", "", 0, False)\n'
+    assert _accepts(gemma, grammar, event + reminder + "3. join()")
+    assert not _accepts(gemma, grammar, event + "2. join()")  # the reminder is still owed
+    place_as_date = '1. create_calendar_event("yoga", "Sunday 10am", "Lincoln Park"'
+    assert not _accepts(gemma, grammar, place_as_date)
+    assert _accepts(gemma, grammar, '1. create_reminder("x", "next Tuesday at 9", "", "", 0, False)\n')
+    assert _accepts(gemma, grammar, '1. create_reminder("x", "2026-03-20 13:00", "", "", 0, False)\n')

@@ -27,6 +27,7 @@ class Server:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.status = 200
         self.tokenize = False
+        self.chunks = list(PLAN_CHUNKS)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,7 +50,7 @@ class Server:
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
                 chat = self.path.endswith("/chat/completions")
-                for text in PLAN_CHUNKS:
+                for text in outer.chunks:
                     choice = {"delta": {"content": text}} if chat else {"text": text}
                     self.wfile.write(f"data: {json.dumps({'choices': [choice]})}\n\n".encode())
                     self.wfile.flush()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from .conftest import run_cli, write_config
+from .test_openai_compat import server  # noqa: F401  (a fixture)
 
 CONTACTS = """BEGIN:VCARD
 VERSION:3.0
@@ -41,6 +42,18 @@ def test_corrupt_models_yaml_names_the_line(home):
     assert out.returncode == 2
     assert "config/models.yaml:4: not valid YAML" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_repeated_call_ends_the_plan(home, server):  # noqa: F811
+    """A small model with nothing more to plan writes an earlier line again: the plan ends there."""
+    (home / "config" / "models.yaml").write_text(
+        "models:\n  - name: local\n    description: a server on loopback\n    backend: openai_compatible\n"
+        f"    source: {{base_url: '{server.url}', model: planner}}\n    license: test\n    n_ctx: 4096\n    prompt_style: completion\n"
+    )
+    server.chunks = ['1. get_phone_number("Omar")\n2. send_sms(["$1"], "late")\n',
+                     '3. send_sms(["$1"], "late")\n4. send_sms(["$1"], "late")\n5. join()']
+    out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local", "text Omar that I'm late")
+    assert _plan(out) == ["get_phone_number", "send_sms"]
 
 
 def test_empty_request_is_a_usage_error(home):

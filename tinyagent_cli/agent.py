@@ -55,6 +55,7 @@ class PlanTrace:
     text: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
+    repeat: str = ""  # the repeated call that ended the plan early, if one did
 
 
 class Agent:
@@ -122,7 +123,7 @@ class Agent:
 
         start = time.perf_counter()
         selection = self.toolrag.select(query)
-        examples = self.examples.pick(query, selection.tools)
+        examples = self.examples.pick(query, selection.tools, cover=selection.certain)
         retrieval_s = time.perf_counter() - start
         tools = [self.catalog.tools[name] for name in selection.tools]
         prompt = build_prompt(
@@ -135,7 +136,7 @@ class Agent:
             failure=failure,
         )
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt,
-                           plan_grammar(tools), retrieval_s)
+                           plan_grammar(tools, required=selection.certain), retrieval_s)
 
     async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
                            *, now: datetime | None = None) -> AsyncIterator[Task]:
@@ -174,6 +175,7 @@ class Agent:
         worker = threading.Thread(target=generate, name="planner")
         worker.start()
         parser = StreamingParser(self.catalog, now=now)
+        emitted: list[Task] = []
         try:
             while True:
                 kind, value = await queue.get()
@@ -185,7 +187,13 @@ class Agent:
                     trace.text += str(value)
                     tasks = parser.feed(str(value))
                 for task in tasks:
+                    if any(task.tool == seen.tool and task.args == seen.args for seen in emitted):
+                        # A small model that has nothing more to plan (or is kept from join()
+                        # by the grammar) writes an earlier call again: that is the end.
+                        trace.repeat = task.call_text()
+                        return
                     trace.timings.setdefault("first_task_s", time.perf_counter() - start)
+                    emitted.append(task)
                     yield task
                 if kind == "end":
                     break

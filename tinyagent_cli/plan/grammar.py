@@ -4,9 +4,11 @@ With it, llama.cpp cannot sample a token that breaks the plan format: every line
 ``N. tool(args)`` with a known tool, the right number of arguments of the right types,
 tasks numbered 1, 2, 3..., ``$N`` only for an earlier task, then ``N. join()``. A small
 model's usual failures (prose, a made-up tool, a missing quote, a list where a string
-goes, a reference to itself) become impossible. What a grammar cannot judge — whether a
-date phrase makes sense — the parser checks. Plans and lists are bounded; the caller
-bounds the tokens, so a looping model still ends.
+goes, a reference to itself) become impossible. Date arguments follow a small language
+of phrases the date resolver understands, so a place or stray text cannot land in one.
+The tools ToolRAG is sure of must all be called before ``join()``, and a tool waits for
+the required tools its hints say come first. Plans, lists and strings are bounded; the
+caller bounds the tokens, so a looping model still ends.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ from ..tools.spec import ToolSpec
 
 MAX_TASKS = 8  # at most 9: a reference is one digit
 MAX_LIST = 6  # items in one list argument
+# Characters in a string argument and in a list item (a name, an address, a $N): far more
+# than a request needs (the datasets' longest is 42), but a model that drifts writes one
+# string until it runs out of tokens ("10000000..."); bounded, its plan still ends.
+MAX_STRING = 400
+MAX_ITEM = 100
 
-_TYPE_RULES = {"str": "str", "date": "str", "int": "int", "bool": "bool", "list[str]": "list"}
+_TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 
 # Shared by every step: characters of a Python string literal that are not "$" (no raw
 # quote, backslash or control character; only escapes ast.literal_eval reads the same
@@ -31,20 +38,72 @@ _COMMON = [
 ]
 
 
+def _words(*words: str) -> list[list[str]]:
+    """Alternatives for each word as written and capitalised ("friday", "Friday")."""
+    return [[form] for word in words for form in (word, word.capitalize())]
+
+
+# The date phrases a plan may write, as rules of alternatives: an item is a literal, a
+# "@rule" or a "[character class]". Every phrase of this language is one resolve_date
+# understands (tests/test_grammar.py samples thousands), except a day a month lacks
+# ("Feb 30"), so a date argument can no longer hold a place ("Friday at Nando's") or
+# anything else the model drifted into. The forms are those dateparser reads reliably:
+# "this Sat evening" and "9 o'clock" are not among them.
+DATE_RULES: dict[str, list[list[str]]] = {
+    "when": [["@day"], ["@day", " ", "@time"], ["@time"], ["@clocktime", " ", "@dayp"], ["@dayp", " ", "@part"],
+             ["tonight"], ["tonight ", "@time"], ["Tonight"], ["Tonight ", "@time"],
+             ["in ", "@count", " ", "@unit"], ["@iso"], ["now"]],
+    "day": [["@dayp"], ["@short"], ["the day after tomorrow"], ["the ", "@nth"], ["on the ", "@nth"],
+            ["next week"], ["next month"]],
+    "dayp": [["@weekday"], ["next ", "@weekday"], ["this ", "@weekday"], ["on ", "@weekday"], ["@near"],
+             ["@month", " ", "@dom"], ["@month", " ", "@nth"], ["@dom", " ", "@month"], ["on ", "@month", " ", "@dom"]],
+    "near": _words("today", "tomorrow"),
+    "weekday": _words("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+    "short": _words("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+    "month": _words("january", "february", "march", "april", "may", "june", "july", "august", "september",
+                    "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+                    "sept", "oct", "nov", "dec"),
+    "dom": [["[1-9]"], ["[12]", "[0-9]"], ["3", "[01]"]],
+    "nth": [["1st"], ["2nd"], ["3rd"], ["[4-9]", "th"], ["1", "[0-9]", "th"], ["2", "[04-9]", "th"], ["21st"],
+            ["22nd"], ["23rd"], ["30th"], ["31st"]],
+    "time": [["@clocktime"], ["at ", "@hour"]],
+    "clocktime": [["@clock"], ["at ", "@clock"], ["noon"], ["at noon"], ["midnight"], ["at midnight"]],
+    "clock": [["@hour", "@ampm"], ["@hour", " ", "@ampm"], ["@hour", ":", "@min"], ["@hour", ":", "@min", "@ampm"],
+              ["@hour", ":", "@min", " ", "@ampm"], ["@h24", ":", "@min"]],
+    "hour": [["[1-9]"], ["1", "[012]"]],
+    "h24": [["0", "[0-9]"], ["1", "[3-9]"], ["2", "[0-3]"]],
+    "min": [["[0-5]", "[0-9]"]],
+    "ampm": [["am"], ["pm"], ["AM"], ["PM"], ["a.m."], ["p.m."]],
+    "part": [["morning"], ["afternoon"], ["evening"], ["night"]],
+    "count": [["[1-9]"], ["[1-9]", "[0-9]"]],
+    "unit": [[unit + plural] for unit in ("minute", "hour", "day", "week", "month") for plural in ("s", "")],
+    "iso": [["@ymd"], ["@ymd", "[ T]", "@isotime"]],
+    "isotime": [["@h24", ":", "@min"], ["@hour", ":", "@min"], ["@h24", ":", "@min", ":", "@min"]],
+    "ymd": [["20", "[0-9]", "[0-9]", "-", "0", "[1-9]", "-", "@dd"], ["20", "[0-9]", "[0-9]", "-", "1", "[0-2]", "-", "@dd"]],
+    "dd": [["0", "[1-9]"], ["[12]", "[0-9]"], ["3", "[01]"]],
+}
+
+
+def _date_gbnf() -> list[str]:
+    def item(text: str) -> str:
+        if text.startswith("@"):
+            return f"date-{text[1:]}"
+        return text if text.startswith("[") else '"' + text + '"'
+
+    rules = ['date ::= "\\"" date-when? "\\""']
+    for name, alternatives in DATE_RULES.items():
+        rules.append(f"date-{name} ::= " + " | ".join(" ".join(item(i) for i in alt) for alt in alternatives))
+    return rules
+
+
 def _rule_name(tool: str, step: int) -> str:
     # GBNF rule names allow letters, digits and '-', not '_'.
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def _step_rules(step: int, tools: Sequence[ToolSpec], last: bool, max_list: int) -> list[str]:
-    """Rules for plan line ``step``: its number, a call whose strings may refer only to
-    earlier steps, then either the next step or ``join()``."""
-    after = f'"\\n" join-{step + 1}' if last else f'"\\n" (join-{step + 1} | step-{step + 1})'
-    rules = [
-        f'step-{step} ::= "{step}. " call-{step} {after}',
-        f'join-{step + 1} ::= "{step + 1}. join()"',
-        f"call-{step} ::= " + " | ".join(_rule_name(t.name, step) for t in tools),
-    ]
+def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int) -> list[str]:
+    """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps."""
+    rules = []
     for tool in tools:
         args = ' ", " '.join(f"{_TYPE_RULES[p.type]}-{step}" if _TYPE_RULES[p.type] in ("str", "list")
                              else _TYPE_RULES[p.type] for p in tool.params)
@@ -52,9 +111,11 @@ def _step_rules(step: int, tools: Sequence[ToolSpec], last: bool, max_list: int)
                      else f'{_rule_name(tool.name, step)} ::= "{tool.name}()"')
     reference = f' | "$" ref-{step}' if step > 1 else ""
     rules += [
-        f'str-{step} ::= "\\"" char-{step}* "\\""',
+        f'str-{step} ::= "\\"" char-{step}{{0,{MAX_STRING}}} "\\""',
+        f'item-{step} ::= "\\"" char-{step}{{0,{MAX_ITEM}}} "\\""',
         f"char-{step} ::= plain | esc{reference}",
-        f'list-{step} ::= "[" (str-{step} (", " str-{step}){{0,{max_list - 1}}})? "]"',
+        f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
+        f'join-{step + 1} ::= "{step + 1}. join()"',
     ]
     if step > 1:
         last_id = "1" if step == 2 else f"1-{step - 1}"
@@ -62,21 +123,71 @@ def _step_rules(step: int, tools: Sequence[ToolSpec], last: bool, max_list: int)
     return rules
 
 
-def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST) -> str:
+def _line_rules(step: int, tools: Sequence[ToolSpec], required: Sequence[str], max_tasks: int,
+                waiting: set[frozenset[str]]) -> tuple[list[str], set[frozenset[str]]]:
+    """Rules for plan line ``step``, one per set of required tools still to be called
+    (``waiting``), and the sets the next line may start with.
+
+    A line offers every tool, except that it must leave no more required tools than
+    there are lines left; ``join()`` may follow once none is left.
+    """
+    rules, following = [], set()
+    for missing in sorted(waiting, key=sorted):
+        options: dict[frozenset[str], list[str]] = {}
+        for tool in tools:
+            left = missing - {tool.name}
+            if len(left) <= max_tasks - step and not missing & set(tool.after):
+                options.setdefault(left, []).append(_rule_name(tool.name, step))
+        alternatives = []
+        for left, calls in options.items():
+            call = f"({' | '.join(calls)})" if len(calls) > 1 else calls[0]
+            if left:
+                then = _line_name(step + 1, left, required)
+            elif step == max_tasks:
+                then = f"join-{step + 1}"
+            else:
+                then = f"(join-{step + 1} | {_line_name(step + 1, left, required)})"
+            if step < max_tasks:
+                following.add(left)
+            alternatives.append(f'{call} "\\n" {then}')
+        rules.append(f'{_line_name(step, missing, required)} ::= "{step}. " ({" | ".join(alternatives)})')
+    return rules, following
+
+
+def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> str:
+    """``line-3-10``: line 3 while required tool 0 is called and tool 1 is not (``line-3``: none required)."""
+    called = "".join("0" if name in missing else "1" for name in required)
+    return f"line-{step}-{called}" if called else f"line-{step}"
+
+
+def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), max_tasks: int = MAX_TASKS,
+                 max_list: int = MAX_LIST) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
     lets a string say ``$N``/``${N}`` only for an earlier task: a plan the model writes
     cannot refer forward or to itself (Gemma 270M copies "$1" from examples otherwise).
-    A "$" is only ever a reference: the model used any other "$" to sneak one in. The text is a pure
-    function of its arguments, so callers can cache what llama.cpp compiles from it.
+    A "$" is only ever a reference: the model used any other "$" to sneak one in.
+
+    ``required`` tools (those ToolRAG is sure of) must each be called before ``join()``:
+    a small model otherwise ends the plan after the first of two requests. The lines
+    are rules per (line number, required tools still unused), so that is a grammar too.
+
+    The text is a pure function of its arguments, so callers can cache what llama.cpp
+    compiles from it.
     """
     if not 1 <= max_tasks <= 9:
         raise ValueError("max_tasks must be 1 to 9")
     unique = list({tool.name: tool for tool in tools}.values())
     if not unique:  # nothing to call: the only plan is an empty one
         return 'root ::= "1. join()"\n'
-    lines = ["root ::= step-1"]
+    names = {tool.name for tool in unique}
+    required = [name for name in dict.fromkeys(required) if name in names][:max_tasks]
+    waiting = {frozenset(required)}
+    lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
-        lines += _step_rules(step, unique, step == max_tasks, max_list)
+        rules, waiting = _line_rules(step, unique, required, max_tasks, waiting)
+        lines += rules + _call_rules(step, unique, max_list)
+    if any(p.type == "date" for tool in unique for p in tool.params):
+        lines += _date_gbnf()
     return "\n".join(lines + _COMMON) + "\n"

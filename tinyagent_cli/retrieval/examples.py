@@ -9,6 +9,7 @@ way to a slightly less similar one that shows the planner another plan shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ..tools.spec import Catalog
 
 RELEVANCE = 0.75  # MMR: weight of similarity to the query against overlap with picks so far
+COVER_BONUS = 1.0
 CANDIDATES = 64  # only this many of the most similar examples are considered for diversity
 
 
@@ -56,8 +58,9 @@ class ExampleBank:
         contrib = weights[take].astype(np.float64) * np.repeat(values, lengths)
         return np.bincount(rows[take], weights=contrib, minlength=len(self.rag.examples))
 
-    def pick(self, query: str, tools: tuple[str, ...] | list[str], k: int | None = None) -> list[Example]:
-        """Up to k examples (most relevant first) that use only ``tools``."""
+    def pick(self, query: str, tools: Sequence[str], k: int | None = None, *, cover: Sequence[str] = ()) -> list[Example]:
+        """Up to k examples (most relevant first) that use only ``tools``, those that use
+        every tool of ``cover`` first."""
         import numpy as np
 
         k = self.k if k is None else k
@@ -66,6 +69,9 @@ class ExampleBank:
         if k <= 0 or not eligible.any():
             return []
         sims = np.where(eligible, self.similarities(query), -np.inf)
+        needed = np.array([name in set(cover) for name in self.rag.tools], dtype=bool)
+        if COVER_BONUS and needed.any():
+            sims = sims + COVER_BONUS * self.uses[:, needed].all(axis=1)
         count = min(CANDIDATES, int(eligible.sum()))
         pool = np.argpartition(-sims, count - 1)[:count]
         pool = [int(i) for i in pool[np.argsort(-sims[pool], kind="stable")]]

@@ -282,4 +282,4 @@ def run_query(agent: Any, turn: Turn, query: str, *, transcript: str | None = No
         return outcome
     assert last_error is not None
     return error_outcome(query, PlanError(f"no valid plan after {attempts} attempt(s): {last_error}"),
-                         model=agent.model_spec.name, backend=settings.backend)
+                         model=agent.model_spec.name, backend=settings.backend, dry_run=turn.dry_run)
