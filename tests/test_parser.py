@@ -162,3 +162,10 @@ def test_streaming_in_any_chunks_equals_whole_parse(catalog, noise, cuts):
     parser.feed(text[position:])
     parser.finish()
     assert parser.plan() == whole
+
+
+def test_plan_with_skipped_ids_round_trips(catalog):
+    """Found by the mutation test: a plan numbered from 2 wrote its join() as 2 again."""
+    plan = parse_plan('2. get_email_address("Sarah Lin")\n3. get_phone_number("Sarah Lin")\n4. join()\n', catalog, now=NOW)
+    assert plan.to_text().endswith("3. get_phone_number(\"Sarah Lin\")\n4. join()\n")
+    assert parse_plan(plan.to_text(), catalog, now=NOW) == plan

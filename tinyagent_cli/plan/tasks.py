@@ -66,7 +66,8 @@ class Plan:
             if task.thought:
                 lines.append(f"Thought: {task.thought}")
             lines.append(f"{task.id}. {task.call_text()}")
-        lines.append(f"{len(self.tasks) + 1}. join()")
+        # After the last id, not the count: a parsed plan may skip numbers ("2.", "3.").
+        lines.append(f"{self.tasks[-1].id + 1 if self.tasks else 1}. join()")
         return "\n".join(lines) + "\n"
 
     @property

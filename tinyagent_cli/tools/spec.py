@@ -39,7 +39,7 @@ class ToolSpec:
     params: tuple[Param, ...]
     side_effects: bool
     backends: tuple[str, ...]
-    after: tuple[str, ...]  # tools that usually come first (hints for retrieval and prompts)
+    after: tuple[str, ...]  # tools that usually come first (hints for retrieval and the plan grammar)
     pack: str
 
     def signature(self) -> str:
