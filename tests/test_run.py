@@ -48,11 +48,13 @@ def test_a_repeated_call_ends_the_plan(home, server):  # noqa: F811
     """A small model with nothing more to plan writes an earlier line again: the plan ends there."""
     (home / "config" / "models.yaml").write_text(
         "models:\n  - name: local\n    description: a server on loopback\n    backend: openai_compatible\n"
-        f"    source: {{base_url: '{server.url}', model: planner}}\n    license: test\n    n_ctx: 4096\n    prompt_style: completion\n"
+        f"    source: {{base_url: '{server.url}', model: planner}}\n"
+        "    license: test\n    n_ctx: 4096\n    prompt_style: completion\n"
     )
     server.chunks = ['1. get_phone_number("Omar")\n2. send_sms(["$1"], "late")\n',
                      '3. send_sms(["$1"], "late")\n4. send_sms(["$1"], "late")\n5. join()']
-    out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local", "text Omar that I'm late")
+    out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local",
+                  "text Omar that I'm late")
     assert _plan(out) == ["get_phone_number", "send_sms"]
 
 

@@ -58,7 +58,8 @@ class ExampleBank:
         contrib = weights[take].astype(np.float64) * np.repeat(values, lengths)
         return np.bincount(rows[take], weights=contrib, minlength=len(self.rag.examples))
 
-    def pick(self, query: str, tools: Sequence[str], k: int | None = None, *, cover: Sequence[str] = ()) -> list[Example]:
+    def pick(self, query: str, tools: Sequence[str], k: int | None = None, *,
+             cover: Sequence[str] = ()) -> list[Example]:
         """Up to k examples (most relevant first) that use only ``tools``, those that use
         every tool of ``cover`` first."""
         import numpy as np
