@@ -223,3 +223,19 @@ def test_llama_cpp_holds_dates_and_required_tools(gemma) -> None:  # type: ignor
     assert not _accepts(gemma, grammar, place_as_date)
     assert _accepts(gemma, grammar, '1. create_reminder("x", "next Tuesday at 9", "", "", 0, False)\n')
     assert _accepts(gemma, grammar, '1. create_reminder("x", "2026-03-20 13:00", "", "", 0, False)\n')
+
+
+def test_a_tool_waits_for_the_required_tools_its_hints_name() -> None:
+    text = plan_grammar([TOOLS["get_email_address"], TOOLS["compose_new_email"]],
+                        required=["get_email_address", "compose_new_email"], max_tasks=3)
+    rules = dict(line.split(" ::= ", 1) for line in text.splitlines())
+    assert "compose" not in rules["line-1-00"]  # the address first
+    assert "call-compose-new-email-2" in rules["line-2-10"]
+
+
+def test_hints_that_wait_on_each_other_still_leave_a_plan() -> None:
+    a = ToolSpec("a", "", (), False, (), ("b",), "p")
+    b = ToolSpec("b", "", (), False, (), ("a",), "p")
+    rules = dict(line.split(" ::= ", 1) for line in plan_grammar([a, b], required=["a", "b"]).splitlines())
+    assert "call-a-1" in rules["line-1-00"] and "call-b-1" in rules["line-1-00"]
+    assert not any(body.endswith('" ()') for body in rules.values())  # no line without a call to offer

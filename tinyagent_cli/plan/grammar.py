@@ -130,14 +130,20 @@ def _line_rules(step: int, tools: Sequence[ToolSpec], required: Sequence[str], m
     (``waiting``), and the sets the next line may start with.
 
     A line offers every tool, except that it must leave no more required tools than
-    there are lines left; ``join()`` may follow once none is left.
+    there are lines left, and a tool waits while a required tool its ``after`` hints
+    name is still missing; ``join()`` may follow once none is left.
     """
     rules, following = [], set()
     for missing in sorted(waiting, key=sorted):
+        def waits(tool: ToolSpec) -> bool:
+            return bool(missing & set(tool.after))
+
+        # Hints that wait on each other (a pack's A after B, B after A) would offer nothing.
+        ordered = any(tool.name in missing and not waits(tool) for tool in tools) or not missing
         options: dict[frozenset[str], list[str]] = {}
         for tool in tools:
             left = missing - {tool.name}
-            if len(left) <= max_tasks - step and not missing & set(tool.after):
+            if len(left) <= max_tasks - step and not (ordered and waits(tool)):
                 options.setdefault(left, []).append(_rule_name(tool.name, step))
         alternatives = []
         for left, calls in options.items():
