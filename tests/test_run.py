@@ -44,18 +44,33 @@ def test_corrupt_models_yaml_names_the_line(home):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_a_repeated_call_ends_the_plan(home, server):  # noqa: F811
-    """A small model with nothing more to plan writes an earlier line again: the plan ends there."""
+def _use_server(home, server) -> None:
+    """A planner named "local": the loopback server, which answers with ``server.chunks``."""
     (home / "config" / "models.yaml").write_text(
         "models:\n  - name: local\n    description: a server on loopback\n    backend: openai_compatible\n"
         f"    source: {{base_url: '{server.url}', model: planner}}\n"
         "    license: test\n    n_ctx: 4096\n    prompt_style: completion\n"
     )
+
+
+def test_a_repeated_call_ends_the_plan(home, server):  # noqa: F811
+    """A small model with nothing more to plan writes an earlier line again: the plan ends there."""
+    _use_server(home, server)
     server.chunks = ['1. get_phone_number("Omar")\n2. send_sms(["$1"], "late")\n',
                      '3. send_sms(["$1"], "late")\n4. send_sms(["$1"], "late")\n5. join()']
     out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local",
                   "text Omar that I'm late")
     assert _plan(out) == ["get_phone_number", "send_sms"]
+
+
+def test_a_dry_run_without_a_valid_plan_says_so(home, server):  # noqa: F811
+    """No valid plan after the replan: exit 3, and the JSON still says it was a dry run."""
+    _use_server(home, server)
+    server.chunks = ['1. no_such_tool("x")\n2. join()']
+    out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local", "do a thing")
+    data = json.loads(out.stdout)
+    assert out.returncode == 3 and data["exit_code"] == 3
+    assert data["dry_run"] is True and "no valid plan after 2 attempt(s)" in data["error"]
 
 
 def test_empty_request_is_a_usage_error(home):

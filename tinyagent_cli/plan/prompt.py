@@ -3,9 +3,9 @@
 A small model plans well from a few solved examples and little else, and every token
 of prompt costs time on a CPU. So the prompt is: fixed guidelines (a byte-stable
 prefix whose KV cache is reused across queries), the selected tools' signatures (with
-their descriptions for models that read instructions), the
-person's standing instructions, the current time, the retrieved examples (most similar
-last, nearest the question), and the question. A replan adds what went wrong.
+their descriptions for models that read instructions), the person's standing
+instructions, the current time, the retrieved examples (most similar last, nearest the
+question), and the question. A replan adds what went wrong.
 """
 
 from __future__ import annotations
