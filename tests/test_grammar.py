@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from tinyagent_cli.errors import ModelError
-from tinyagent_cli.plan.grammar import DATE_RULES, plan_grammar
+from tinyagent_cli.errors import ModelError, PackError
+from tinyagent_cli.plan.grammar import DATE_RULES, plan_grammar, request_dates
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.dates import resolve_date
@@ -239,3 +239,73 @@ def test_hints_that_wait_on_each_other_still_leave_a_plan() -> None:
     rules = dict(line.split(" ::= ", 1) for line in plan_grammar([a, b], required=["a", "b"]).splitlines())
     assert "call-a-1" in rules["line-1-00"] and "call-b-1" in rules["line-1-00"]
     assert not any(body.endswith('" ()') for body in rules.values())  # no line without a call to offer
+
+
+REQUEST = 'text Omar that I\'m "late" and remind me to buy milk tomorrow at 9, it costs $20 ok'
+
+
+def test_verbatim_arguments_are_runs_of_the_requests_words() -> None:
+    text = plan_grammar([TOOLS["get_phone_number"], TOOLS["send_sms"]], request=[REQUEST], max_tasks=2)
+    rules = dict(line.split(" ::= ", 1) for line in text.splitlines())
+    assert rules["call-get-phone-number-1"] == '"get_phone_number(" quote-1 ")"'
+    assert rules["call-send-sms-2"] == '"send_sms(" quotes-2 ", " quote-2 ")"'
+    assert rules["quote-2"] == r'"\"" (said | "$" ref-2)? "\""'
+    assert rules["said-1"] == '("Omar" | "omar") (" " said-2)?'
+    assert rules["said-4"] == r'("\\\"late\\\"" | "late" | "Late") (" " said-5)?'
+    # "$20" is no word to copy (a "$" is only ever a reference): the run stops before it.
+    assert rules["said-15"] == '("costs" | "Costs")' and rules["said-16"] == '("ok" | "Ok")'
+    # Without the request (nothing to copy from) they are free strings.
+    assert "quote-1" not in plan_grammar([TOOLS["get_phone_number"]])
+
+
+def test_date_arguments_are_the_requests_own_date_phrases() -> None:
+    assert request_dates(["remind me to renew it next monday, its urgent"]) == ["next monday", "monday", "Monday"]
+    assert "tomorrow at 9" in request_dates([REQUEST]) and "9" not in request_dates([REQUEST])
+    assert request_dates(["call the plumber"]) == []
+    reminder = [TOOLS["create_reminder"]]
+    assert 'date ::= "\\"\\""' in plan_grammar(reminder, request=["call the plumber"]).splitlines()
+
+
+def test_only_strings_can_be_verbatim(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "pack.yaml").write_text(
+        "name: p\nimplementations: {portable: p.py}\ntools:\n  - name: t\n    description: d\n"
+        "    side_effects: false\n    params:\n      - {name: n, type: int, verbatim: true}\n")
+    with pytest.raises(PackError, match=r"params\[0\]\.verbatim: only a str or list\[str\]"):
+        load_pack(tmp_path)
+
+
+@pytest.mark.slow
+def test_llama_cpp_holds_verbatim_arguments_to_the_request(gemma) -> None:  # type: ignore[no-untyped-def]
+    tools = [TOOLS["get_phone_number"], TOOLS["send_sms"], TOOLS["create_reminder"], TOOLS["open_and_get_file_path"]]
+    request = REQUEST + r" and open C:\tmp\a.txt"
+    grammar = plan_grammar(tools, request=[request])
+    plan = ('1. get_phone_number("Omar")\n2. send_sms(["$1"], "I\'m \\"late\\"")\n'
+             '3. create_reminder("buy milk", "tomorrow at 9", "", "", 0, False)\n'
+             '4. open_and_get_file_path("C:\\\\tmp\\\\a.txt")\n5. join()')
+    assert _accepts(gemma, grammar, plan)
+    tasks = parse_plan(plan, CATALOG).tasks
+    assert tasks[1].args[1] == 'I\'m "late"' and tasks[3].args[0] == r"C:\tmp\a.txt"
+    assert not _accepts(gemma, grammar, '1. create_reminder("call mom"')  # an example's words
+    assert not _accepts(gemma, grammar, '1. get_phone_number("Oma")')  # half a word
+    assert not _accepts(gemma, grammar, '1. create_reminder("buy milk", "june 9"')  # a date not said
+    assert _accepts(gemma, plan_grammar(tools), '1. create_reminder("call mom", "june 9"')  # no request: free
+
+
+@pytest.mark.slow
+def test_the_grammar_picks_the_likeliest_allowed_token(gemma) -> None:  # type: ignore[no-untyped-def]
+    """Trying the likeliest tokens before the whole vocabulary changes no choice: both when
+    one of them is allowed and when the grammar allows only rare tokens."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    for text in ('root ::= [a-z] [a-z]*', 'root ::= "Zebra crossing"'):
+        constraint = gemma.grammar(text)
+        for _ in range(3):
+            logits = rng.normal(size=gemma.llama.n_vocab()).astype(np.float32)
+            view = constraint._view  # the whole vocabulary through llama.cpp's grammar
+            view["id"], view["logit"], view["p"] = constraint._ids, logits, 0.0
+            constraint.reset()
+            constraint._apply(constraint._all, len(view))
+            best = int(np.argmax(view["logit"]))
+            constraint.reset()
+            assert constraint.choose(int(np.argmax(logits)), logits) == best

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,32 @@ def test_prefix_state_kept_on_disk_is_restored(gemma: LlamaModel, tmp_path: Path
     assert _prompt_tokens_evaluated(gemma, prefix + "Task 30:") < 15
     gemma.warm_prefix("Something else entirely.\n", cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.kv"))) == 2  # another prefix, another file
+
+
+@pytest.mark.slow
+def test_the_planners_cached_prefix_starts_every_prompt(gemma: LlamaModel, tmp_path: Path) -> None:
+    """The prefix's KV cache is only worth keeping if a whole prompt's tokens start with
+    the prefix's; and warming a process that holds it keeps the last prompt's cache too."""
+    import llama_cpp
+
+    from tinyagent_cli.plan.prompt import build_prompt
+    from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
+
+    tools = load_pack(shipped_packs_dir() / "tinyagent").tools[:3]
+    now = datetime(2026, 11, 21, 9, 0)
+    tokens = lambda text: gemma.llama.tokenize(text.encode(), add_bos=True, special=True)  # noqa: E731
+    for style in ("completion", "tinyagent"):
+        prompt = build_prompt("text Omar that I'm late", tools, [], now=now, style=style)
+        assert tokens(prompt.text)[: len(tokens(prompt.prefix))] == tokens(prompt.prefix), style
+    first = build_prompt("text Omar that I'm late", tools, [], now=now)
+    gemma.warm_prefix(first.prefix, cache_dir=tmp_path)
+    "".join(gemma.stream(first.text, max_tokens=2))
+    second = build_prompt("text Omar that I'm early", tools, [], now=now)
+    ctx = gemma.llama._ctx.ctx
+    llama_cpp.llama_perf_context_reset(ctx)
+    gemma.warm_prefix(second.prefix, cache_dir=tmp_path)  # as the agent does before each plan
+    "".join(gemma.stream(second.text, max_tokens=2))
+    assert llama_cpp.llama_perf_context(ctx).n_p_eval < 10  # only "early" and what follows
 
 
 def test_stop_strings_hold_back_only_what_could_begin_one() -> None:

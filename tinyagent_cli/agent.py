@@ -135,8 +135,11 @@ class Agent:
             style=self.model_spec.prompt_style,
             failure=failure,
         )
-        return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt,
-                           plan_grammar(tools, required=selection.certain), retrieval_s)
+        # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
+        grammar = plan_grammar(tools, required=selection.certain,
+                               request=(query, *self.settings.config.instructions))
+        return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
+                           retrieval_s)
 
     async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
                            *, now: datetime | None = None) -> AsyncIterator[Task]:

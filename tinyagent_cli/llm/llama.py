@@ -33,6 +33,8 @@ from .registry import ModelSpec
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
+TOP_CANDIDATES = 64  # tokens tried before the whole vocabulary when the grammar refuses the best one
+
 _models: dict[tuple[Path, int], LlamaModel] = {}
 _models_lock = threading.Lock()
 _no_log_callback: Any = None  # the ctypes callback must outlive every native call that may log
@@ -168,6 +170,11 @@ class LlamaModel:
 
         with self._lock:
             tokens = self.llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+            llama = self.llama
+            if llama.n_tokens >= len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens:
+                # Already there (a warm process): restoring would also drop the cache of the
+                # last prompt's tool list, which the next prompt may share.
+                return
             file = self._state_file(cache_dir, tokens) if cache_dir is not None else None
             if file is not None and file.is_file() and self._restore(file, tokens):
                 return
@@ -268,8 +275,10 @@ class _Grammar:
             raise ModelError("llama.cpp rejected the plan grammar (run with --verbose to see why)")
         n_vocab = llama.n_vocab()
         self._one = (llama_cpp.llama_token_data * 1)()
+        self._top = (llama_cpp.llama_token_data * min(TOP_CANDIDATES, n_vocab))()
         self._all = (llama_cpp.llama_token_data * n_vocab)()
-        # A numpy view of the candidate structs, to fill and read 262k logits without a Python loop.
+        # numpy views of the candidate structs, to fill and read logits without a Python loop.
+        self._top_view = np.ctypeslib.as_array(self._top)
         self._view = np.ctypeslib.as_array(self._all)
         self._ids = np.arange(n_vocab, dtype=np.int32)
 
@@ -288,14 +297,31 @@ class _Grammar:
         if np.isfinite(self._one[0].logit):
             chosen = token
         else:
-            view = self._view
-            view["id"], view["logit"], view["p"] = self._ids, logits, 0.0
-            self._apply(self._all, len(view))
-            chosen = int(np.argmax(view["logit"]))
-            if not np.isfinite(view["logit"][chosen]):
+            chosen = self._best_allowed(logits)
+            if chosen < 0:
                 return -1
         llama_cpp.llama_sampler_accept(self._sampler, chosen)
         return chosen
+
+    def _best_allowed(self, logits: Any) -> int:
+        """The allowed token with the highest logit (-1: none). The likeliest tokens are
+        tried first: when one of them is allowed it is the answer, and checking them costs
+        a fraction of the whole vocabulary (about 50 ms a check with Gemma's 262k tokens)."""
+        import numpy as np
+
+        top = self._top_view
+        ids = np.argpartition(logits, -len(top))[-len(top):]
+        ids = ids[np.argsort(-logits[ids], kind="stable")]
+        top["id"], top["logit"], top["p"] = ids, logits[ids], 0.0
+        self._apply(self._top, len(top))
+        allowed = np.flatnonzero(np.isfinite(top["logit"]))
+        if len(allowed):
+            return int(ids[allowed[0]])
+        view = self._view
+        view["id"], view["logit"], view["p"] = self._ids, logits, 0.0
+        self._apply(self._all, len(view))
+        chosen = int(np.argmax(view["logit"]))
+        return chosen if np.isfinite(view["logit"][chosen]) else -1
 
     def _apply(self, data: Any, size: int) -> None:
         """Let the grammar set the logit of every candidate it forbids to -inf."""

@@ -6,6 +6,8 @@ tasks numbered 1, 2, 3..., ``$N`` only for an earlier task, then ``N. join()``. 
 model's usual failures (prose, a made-up tool, a missing quote, a list where a string
 goes, a reference to itself) become impossible. Date arguments follow a small language
 of phrases the date resolver understands, so a place or stray text cannot land in one.
+Arguments a pack marks ``verbatim`` (names, titles, messages) may only copy words of
+the request, so a name or a reminder cannot come from an example instead.
 The tools ToolRAG is sure of must all be called before ``join()``, and a tool waits for
 the required tools its hints say come first. Plans, lists and strings are bounded; the
 caller bounds the tokens, so a looping model still ends.
@@ -13,9 +15,11 @@ caller bounds the tokens, so a looping model still ends.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 
-from ..tools.spec import ToolSpec
+from ..tools.spec import Param, ToolSpec
 
 MAX_TASKS = 8  # at most 9: a reference is one digit
 MAX_LIST = 6  # items in one list argument
@@ -97,17 +101,110 @@ def _date_gbnf() -> list[str]:
     return rules
 
 
+@functools.cache
+def _date_pattern() -> re.Pattern[str]:
+    """DATE_RULES as one regular expression (the rules refer to each other but never loop)."""
+    def expand(rule: str) -> str:
+        return "(?:" + "|".join(
+            "".join(expand(i[1:]) if i.startswith("@") else i if i.startswith("[") else re.escape(i) for i in alt)
+            for alt in DATE_RULES[rule]) + ")"
+
+    return re.compile(expand("when"))
+
+
+MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
+
+
+def request_dates(request: Sequence[str]) -> list[str]:
+    """The date phrases of the date language that the ``request`` texts say word for word
+    ("next monday" in "renew it next monday, its urgent"), also lower-case or capitalised
+    as the language allows ("Sunday 10am" for "sunday 10am"), at most once each."""
+    pattern = _date_pattern()
+    found: dict[str, None] = {}
+    for text in request:
+        words = text.split()
+        for i in range(len(words)):
+            for j in range(i + 1, min(i + MAX_DATE_WORDS, len(words)) + 1):
+                phrase = " ".join(words[i:j])
+                for form in (phrase, phrase.lstrip(_EDGE), phrase.rstrip(_EDGE), phrase.strip(_EDGE)):
+                    for cased in (form, form.lower(), form[:1].upper() + form[1:]):
+                        if pattern.fullmatch(cased):
+                            found[cased] = None
+    return list(found)
+
+
+def _date_span_rule(request: Sequence[str]) -> list[str]:
+    """``date``: one of the request's own date phrases, or nothing."""
+    phrases = request_dates(request)
+    if not phrases:
+        return ['date ::= "\\"\\""']
+    return [f'date ::= "\\"" ({" | ".join(_literal(p) for p in phrases)})? "\\""']
+
+
+# Punctuation a phrase copied from the request may leave off a word's ends: "Friday," or
+# "(Wifi)" in a request is quoted as Friday or Wifi.
+_EDGE = "\"'“”‘’«»()[]<>,.;:!?"
+_PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, maybe with ' or - inside
+
+
+def _word_forms(word: str) -> list[str]:
+    """How one word of the request may appear in a verbatim argument: as typed, without
+    the punctuation at its ends or a possessive 's ("Okafor's number" names Okafor), and
+    for a plain word lower-case or capitalised ("jo@acme.io" and "Q3_v2.pdf" keep their
+    case). No form has a "$" (only a reference may) or a control character (no string may).
+    """
+    core = word.strip(_EDGE)
+    forms = [word, core] + [core[:-2] for suffix in ("'s", "’s") if core.lower().endswith(suffix)]
+    if _PLAIN_WORD.fullmatch(core):
+        forms = [cased for form in forms for cased in (form, form.lower(), form[:1].upper() + form[1:])]
+    return [form for form in dict.fromkeys(forms)
+            if form and "$" not in form and not any(ord(c) < 32 or ord(c) == 127 for c in form)]
+
+
+def _literal(text: str) -> str:
+    """The GBNF literal for ``text`` as written inside a Python string literal in a plan."""
+    python = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + python.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _said_rules(request: Sequence[str]) -> list[str]:
+    """``said``: any run of consecutive words of one of the ``request`` texts.
+
+    One rule per word, which may go on to the next word of its text: a span of n words
+    costs n rules, not n squared. A word with no usable form ends a run.
+    """
+    rules: list[str] = []
+    starts: list[str] = []
+    for text in request:
+        words = [_word_forms(word) for word in text.split()]
+        for i, forms in enumerate(words):
+            if not forms:
+                continue
+            name = f"said-{len(starts)}"
+            follows = i + 1 < len(words) and words[i + 1]
+            then = f' (" " said-{len(starts) + 1})?' if follows else ""
+            rules.append(f"{name} ::= ({' | '.join(_literal(form) for form in forms)}){then}")
+            starts.append(name)
+    return [f"said ::= {' | '.join(starts)}", *rules] if starts else []
+
+
 def _rule_name(tool: str, step: int) -> str:
     # GBNF rule names allow letters, digits and '-', not '_'.
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int) -> list[str]:
-    """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps."""
+def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, said: bool) -> list[str]:
+    """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
+    with ``said``, verbatim strings are words of the request or a reference."""
+    def arg(param: Param) -> str:
+        kind = _TYPE_RULES[param.type]
+        if said and param.verbatim:
+            kind = "quote" if kind == "str" else "quotes"
+        return f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
+
     rules = []
     for tool in tools:
-        args = ' ", " '.join(f"{_TYPE_RULES[p.type]}-{step}" if _TYPE_RULES[p.type] in ("str", "list")
-                             else _TYPE_RULES[p.type] for p in tool.params)
+        args = ' ", " '.join(arg(p) for p in tool.params)
         rules.append(f'{_rule_name(tool.name, step)} ::= "{tool.name}(" {args} ")"' if args
                      else f'{_rule_name(tool.name, step)} ::= "{tool.name}()"')
     reference = f' | "$" ref-{step}' if step > 1 else ""
@@ -118,6 +215,11 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int) -> list[str
         f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
         f'join-{step + 1} ::= "{step + 1}. join()"',
     ]
+    if said:
+        rules += [
+            f'quote-{step} ::= "\\"" (said{reference})? "\\""',
+            f'quotes-{step} ::= "[" (quote-{step} (", " quote-{step}){{0,{max_list - 1}}})? "]"',
+        ]
     if step > 1:
         last_id = "1" if step == 2 else f"1-{step - 1}"
         rules.append(f'ref-{step} ::= [{last_id}] | "{{" [{last_id}] "}}"')
@@ -167,8 +269,8 @@ def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> s
     return f"line-{step}-{called}" if called else f"line-{step}"
 
 
-def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), max_tasks: int = MAX_TASKS,
-                 max_list: int = MAX_LIST) -> str:
+def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), request: Sequence[str] = (),
+                 max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
@@ -179,6 +281,10 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), max
     ``required`` tools (those ToolRAG is sure of) must each be called before ``join()``:
     a small model otherwise ends the plan after the first of two requests. The lines
     are rules per (line number, required tools still unused), so that is a grammar too.
+
+    ``request`` is the texts whose words a ``verbatim`` argument may copy (the query and
+    the person's standing instructions); without it such arguments are free strings.
+    Gemma 270M otherwise writes the example's "call mom" for "buy milk".
 
     The text is a pure function of its arguments, so callers can cache what llama.cpp
     compiles from it.
@@ -191,10 +297,12 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), max
     names = {tool.name for tool in unique}
     required = [name for name in dict.fromkeys(required) if name in names][:max_tasks]
     waiting = {frozenset(required)}
+    said = _said_rules(request) if any(p.verbatim for tool in unique for p in tool.params) else []
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
         rules, waiting = _line_rules(step, unique, required, max_tasks, waiting)
-        lines += rules + _call_rules(step, unique, max_list)
+        lines += rules + _call_rules(step, unique, max_list, bool(said))
     if any(p.type == "date" for tool in unique for p in tool.params):
-        lines += _date_gbnf()
+        lines += _date_span_rule(request) if request else _date_gbnf()
+    lines += said
     return "\n".join(lines + _COMMON) + "\n"

@@ -63,8 +63,11 @@ def build_prompt(
     failure: str | None = None,
 ) -> Prompt:
     """The prompt for one query; ``examples`` are (query, plan) pairs, most similar first."""
-    prefix = TINYAGENT_GUIDELINES if style == "tinyagent" else GUIDELINES
-    parts = [prefix, "\nTools:\n", _tool_lines(tools, style)]
+    # The prefix must end where the tokenizer cuts the whole prompt too: ended before
+    # "\nTools:", its last "\n" merged with the next into one token, so the cached prefix
+    # never matched a prompt and was restored (or evaluated) again for every query.
+    prefix = (TINYAGENT_GUIDELINES if style == "tinyagent" else GUIDELINES) + "\nTools:\n"
+    parts = [prefix, _tool_lines(tools, style)]
     if instructions:
         parts.append("\nThe person's standing instructions:\n")
         parts.extend(f"- {line}\n" for line in instructions)

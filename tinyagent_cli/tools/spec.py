@@ -22,7 +22,7 @@ from ..settings import BACKENDS, Settings
 PARAM_TYPES = ("str", "int", "bool", "list[str]", "date")
 _PACK_KEYS = {"name", "description", "implementations", "tools"}
 _TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params"}
-_PARAM_KEYS = {"name", "type", "description"}
+_PARAM_KEYS = {"name", "type", "description", "verbatim"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class Param:
     name: str
     type: str  # one of PARAM_TYPES; "date" is a str resolved to ISO 8601 before running
     description: str = ""
+    # The value is words of the request itself (a name, a title, a message), or a result
+    # "$N": a grammar-constrained planner may only copy it, never make it up.
+    verbatim: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,10 @@ def load_pack(pack_dir: Path) -> Toolpack:
             if ptype not in PARAM_TYPES:
                 raise PackError(f"{file}: {pwhere}.type: {ptype!r} is not one of {', '.join(PARAM_TYPES)}")
             pdesc = _expect(file, f"{pwhere}.description", p.get("description", ""), str, "a string")
-            params.append(Param(pname, ptype, pdesc))
+            verbatim = _expect(file, f"{pwhere}.verbatim", p.get("verbatim", False), bool, "true or false")
+            if verbatim and ptype not in ("str", "list[str]"):
+                raise PackError(f"{file}: {pwhere}.verbatim: only a str or list[str] can be words of the request")
+            params.append(Param(pname, ptype, pdesc, verbatim))
         backends = _str_list(file, f"{where}.backends", raw.get("backends", list(impls)))
         for backend in backends:
             if backend not in impls:
