@@ -28,6 +28,12 @@ MAX_LIST = 6  # items in one list argument
 # string until it runs out of tokens ("10000000..."); bounded, its plan still ends.
 MAX_STRING = 400
 MAX_ITEM = 100
+MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
+
+# Punctuation a phrase copied from the request may leave off a word's ends: "Friday," or
+# "(Wifi)" in a request is quoted as Friday or Wifi.
+_EDGE = "\"'“”‘’«»()[]<>,.;:!?"
+_PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, maybe with ' or - inside
 
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 
@@ -112,9 +118,6 @@ def _date_pattern() -> re.Pattern[str]:
     return re.compile(expand("when"))
 
 
-MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
-
-
 def request_dates(request: Sequence[str]) -> list[str]:
     """The date phrases of the date language that the ``request`` texts say word for word
     ("next monday" in "renew it next monday, its urgent"), also lower-case or capitalised
@@ -139,12 +142,6 @@ def _date_span_rule(request: Sequence[str]) -> list[str]:
     if not phrases:
         return ['date ::= "\\"\\""']
     return [f'date ::= "\\"" ({" | ".join(_literal(p) for p in phrases)})? "\\""']
-
-
-# Punctuation a phrase copied from the request may leave off a word's ends: "Friday," or
-# "(Wifi)" in a request is quoted as Friday or Wifi.
-_EDGE = "\"'“”‘’«»()[]<>,.;:!?"
-_PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, maybe with ' or - inside
 
 
 def _word_forms(word: str) -> list[str]:
