@@ -172,6 +172,19 @@ def test_the_planners_cached_prefix_starts_every_prompt(gemma: LlamaModel, tmp_p
     assert llama_cpp.llama_perf_context(ctx).n_p_eval < 10  # only "early" and what follows
 
 
+@pytest.mark.slow
+def test_a_long_session_keeps_only_a_few_grammars(gemma: LlamaModel) -> None:
+    """Every request makes its own grammar (it holds the request's words): a REPL that
+    kept them all would grow by megabytes a query."""
+    from tinyagent_cli.llm.llama import KEEP_GRAMMARS
+
+    texts = [f'root ::= "request {i}"' for i in range(KEEP_GRAMMARS + 6)]
+    for text in texts:
+        gemma.grammar(text)
+    assert len(gemma._grammars) == KEEP_GRAMMARS
+    assert gemma.grammar(texts[-1]) is gemma.grammar(texts[-1])  # a replan reuses its own
+
+
 def test_stop_strings_hold_back_only_what_could_begin_one() -> None:
     """A finished plan line reaches the parser at once, not a dozen characters later."""
     from tinyagent_cli.llm.llama import _stop_at

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 TOP_CANDIDATES = 64  # tokens tried before the whole vocabulary when the grammar refuses the best one
+KEEP_GRAMMARS = 4  # compiled grammars kept per model
 
 _models: dict[tuple[Path, int], LlamaModel] = {}
 _models_lock = threading.Lock()
@@ -128,7 +130,7 @@ class LlamaModel:
         self.path = path
         self.llama = llama
         self._verbose = verbose
-        self._grammars: dict[str, _Grammar] = {}
+        self._grammars: OrderedDict[str, _Grammar] = OrderedDict()  # the last few, newest last
         self._lock = threading.Lock()  # one generation at a time: a Llama has one KV cache
 
     def stream(
@@ -153,10 +155,15 @@ class LlamaModel:
 
     def grammar(self, text: str) -> _Grammar:
         """The compiled grammar for GBNF ``text``, checked by llama.cpp, cached per text."""
-        compiled = self._grammars.get(text)
+        compiled = self._grammars.pop(text, None)
         if compiled is None:
             with _stderr_to_devnull(not self._verbose):  # llama.cpp prints parse errors itself
-                compiled = self._grammars[text] = _Grammar(self.llama, text)
+                compiled = _Grammar(self.llama, text)
+        self._grammars[text] = compiled
+        # A plan grammar holds the request's words, so nearly every query brings a new one
+        # (3 MB each with Gemma's vocabulary); a replan of the same query reuses its own.
+        while len(self._grammars) > KEEP_GRAMMARS:
+            self._grammars.popitem(last=False)
         return compiled
 
     def warm_prefix(self, prefix: str, cache_dir: Path | None = None) -> None:
