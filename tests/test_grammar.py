@@ -302,10 +302,11 @@ def test_the_grammar_picks_the_likeliest_allowed_token(gemma) -> None:  # type: 
         constraint = gemma.grammar(text)
         for _ in range(3):
             logits = rng.normal(size=gemma.llama.n_vocab()).astype(np.float32)
-            view = constraint._view  # the whole vocabulary through llama.cpp's grammar
-            view["id"], view["logit"], view["p"] = constraint._ids, logits, 0.0
+            buffers = constraint._candidates  # the whole vocabulary through llama.cpp's grammar
+            buffers.view["id"], buffers.view["logit"], buffers.view["p"] = buffers.ids, logits, 0.0
             constraint.reset()
-            constraint._apply(constraint._all, len(view))
+            constraint._apply(buffers.all, len(buffers.view))
+            view = buffers.view
             best = int(np.argmax(view["logit"]))
             constraint.reset()
             assert constraint.choose(int(np.argmax(logits)), logits) == best

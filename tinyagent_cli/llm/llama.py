@@ -131,6 +131,7 @@ class LlamaModel:
         self.llama = llama
         self._verbose = verbose
         self._grammars: OrderedDict[str, _Grammar] = OrderedDict()  # the last few, newest last
+        self._candidates = _Candidates(llama.n_vocab())
         self._lock = threading.Lock()  # one generation at a time: a Llama has one KV cache
 
     def stream(
@@ -158,7 +159,7 @@ class LlamaModel:
         compiled = self._grammars.pop(text, None)
         if compiled is None:
             with _stderr_to_devnull(not self._verbose):  # llama.cpp prints parse errors itself
-                compiled = _Grammar(self.llama, text)
+                compiled = _Grammar(self.llama, text, self._candidates)
         self._grammars[text] = compiled
         # A plan grammar holds the request's words, so nearly every query brings a new one
         # (3 MB each with Gemma's vocabulary); a replan of the same query reuses its own.
@@ -178,9 +179,13 @@ class LlamaModel:
         with self._lock:
             tokens = self.llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
             llama = self.llama
-            if llama.n_tokens >= len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens:
-                # Already there (a warm process): restoring would also drop the cache of the
-                # last prompt's tool list, which the next prompt may share.
+            if (llama.n_tokens >= len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens
+                    and llama._ctx.kv_cache_seq_rm(-1, len(tokens), -1)):
+                # Already there (a warm process): keep just the prefix, as a restore leaves it.
+                # Keeping more of the last prompt would read the next one in other batches,
+                # and sums in another order can change a plan: the same request must plan
+                # the same whatever came before it.
+                llama.n_tokens = len(tokens)
                 return
             file = self._state_file(cache_dir, tokens) if cache_dir is not None else None
             if file is not None and file.is_file() and self._restore(file, tokens):
@@ -269,25 +274,34 @@ class LlamaModel:
                 yield piece
 
 
+class _Candidates:
+    """Buffers of llama.cpp token candidates, one set per model: a model generates one plan
+    at a time, and with Gemma's 262k tokens a set is 4 MB, too much to keep per grammar."""
+
+    def __init__(self, n_vocab: int) -> None:
+        import llama_cpp
+        import numpy as np
+
+        self.one = (llama_cpp.llama_token_data * 1)()
+        self.top = (llama_cpp.llama_token_data * min(TOP_CANDIDATES, n_vocab))()
+        self.all = (llama_cpp.llama_token_data * n_vocab)()
+        # numpy views of the candidate structs, to fill and read logits without a Python loop.
+        self.top_view = np.ctypeslib.as_array(self.top)
+        self.view = np.ctypeslib.as_array(self.all)
+        self.ids = np.arange(n_vocab, dtype=np.int32)
+
+
 class _Grammar:
     """A llama.cpp grammar sampler for one GBNF text; reset before each generation."""
 
-    def __init__(self, llama: Any, text: str) -> None:
+    def __init__(self, llama: Any, text: str, candidates: _Candidates) -> None:
         import llama_cpp
-        import numpy as np
 
         self._free = llama_cpp.llama_sampler_free  # kept: at interpreter exit imports fail
         self._sampler = llama_cpp.llama_sampler_init_grammar(llama._model.vocab, text.encode("utf-8"), b"root")
         if not self._sampler:
             raise ModelError("llama.cpp rejected the plan grammar (run with --verbose to see why)")
-        n_vocab = llama.n_vocab()
-        self._one = (llama_cpp.llama_token_data * 1)()
-        self._top = (llama_cpp.llama_token_data * min(TOP_CANDIDATES, n_vocab))()
-        self._all = (llama_cpp.llama_token_data * n_vocab)()
-        # numpy views of the candidate structs, to fill and read logits without a Python loop.
-        self._top_view = np.ctypeslib.as_array(self._top)
-        self._view = np.ctypeslib.as_array(self._all)
-        self._ids = np.arange(n_vocab, dtype=np.int32)
+        self._candidates = candidates
 
     def reset(self) -> None:
         import llama_cpp
@@ -299,9 +313,10 @@ class _Grammar:
         import llama_cpp
         import numpy as np
 
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
-        self._apply(self._one, 1)
-        if np.isfinite(self._one[0].logit):
+        one = self._candidates.one
+        one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
+        self._apply(one, 1)
+        if np.isfinite(one[0].logit):
             chosen = token
         else:
             chosen = self._best_allowed(logits)
@@ -316,17 +331,18 @@ class _Grammar:
         a fraction of the whole vocabulary (about 50 ms a check with Gemma's 262k tokens)."""
         import numpy as np
 
-        top = self._top_view
+        buffers = self._candidates
+        top = buffers.top_view
         ids = np.argpartition(logits, -len(top))[-len(top):]
-        ids = ids[np.argsort(-logits[ids], kind="stable")]
+        ids = ids[np.lexsort((ids, -logits[ids]))]  # ties to the lower id, as argmax over all
         top["id"], top["logit"], top["p"] = ids, logits[ids], 0.0
-        self._apply(self._top, len(top))
+        self._apply(buffers.top, len(top))
         allowed = np.flatnonzero(np.isfinite(top["logit"]))
         if len(allowed):
             return int(ids[allowed[0]])
-        view = self._view
-        view["id"], view["logit"], view["p"] = self._ids, logits, 0.0
-        self._apply(self._all, len(view))
+        view = buffers.view
+        view["id"], view["logit"], view["p"] = buffers.ids, logits, 0.0
+        self._apply(buffers.all, len(view))
         chosen = int(np.argmax(view["logit"]))
         return chosen if np.isfinite(view["logit"][chosen]) else -1
 
@@ -369,7 +385,7 @@ def _stop_at(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
 
 def check_grammar(llama: Any, text: str) -> None:
     """Raise ModelError if llama.cpp cannot parse GBNF ``text`` for this model's vocabulary."""
-    _Grammar(llama, text)
+    _Grammar(llama, text, _Candidates(llama.n_vocab()))
 
 
 def load_llama_model(spec: ModelSpec, path: Path, settings: Settings, verbose: bool = False) -> LlamaModel:
