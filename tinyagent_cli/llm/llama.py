@@ -161,8 +161,8 @@ class LlamaModel:
             with _stderr_to_devnull(not self._verbose):  # llama.cpp prints parse errors itself
                 compiled = _Grammar(self.llama, text, self._candidates)
         self._grammars[text] = compiled
-        # A plan grammar holds the request's words, so nearly every query brings a new one
-        # (3 MB each with Gemma's vocabulary); a replan of the same query reuses its own.
+        # A plan grammar holds the request's words, so nearly every query brings a new one:
+        # kept all, a long REPL session grows without end. A replan reuses its query's.
         while len(self._grammars) > KEEP_GRAMMARS:
             self._grammars.popitem(last=False)
         return compiled
