@@ -126,6 +126,7 @@ def test_llama_cpp_accepts_the_grammar_for_each_tool_and_all_together(gemma) -> 
     for tool in PACK.tools:
         check_grammar(gemma.llama, plan_grammar([tool]))
     check_grammar(gemma.llama, plan_grammar(PACK.tools))
+    check_grammar(gemma.llama, plan_grammar(PACK.tools, required=["send_sms"], request=[REQUEST, "cc Nick"]))
     assert len(PACK.tools) == 16
     with pytest.raises(ModelError, match="rejected the plan grammar"):
         check_grammar(gemma.llama, 'root ::= "unterminated')
@@ -254,8 +255,11 @@ def test_verbatim_arguments_are_runs_of_the_requests_words() -> None:
     assert rules["said-4"] == r'("\\\"late\\\"" | "late" | "Late") (" " said-5)?'
     # "$20" is no word to copy (a "$" is only ever a reference): the run stops before it.
     assert rules["said-15"] == '("costs" | "Costs")' and rules["said-16"] == '("ok" | "Ok")'
-    # Without the request (nothing to copy from) they are free strings.
+    # Without the request (nothing to copy from) they are free strings; with a request
+    # that has no word to copy, only "" (or a reference) is left.
     assert "quote-1" not in plan_grammar([TOOLS["get_phone_number"]])
+    nothing = plan_grammar([TOOLS["get_phone_number"]], request=["$5"], max_tasks=1).splitlines()
+    assert r'quote-1 ::= "\"\""' in nothing
 
 
 def test_date_arguments_are_the_requests_own_date_phrases() -> None:

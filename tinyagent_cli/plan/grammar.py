@@ -190,12 +190,12 @@ def _rule_name(tool: str, step: int) -> str:
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, said: bool) -> list[str]:
+def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool) -> list[str]:
     """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
-    with ``said``, verbatim strings are words of the request or a reference."""
+    with ``verbatim``, verbatim strings are a reference or (with ``said``) words of the request."""
     def arg(param: Param) -> str:
         kind = _TYPE_RULES[param.type]
-        if said and param.verbatim:
+        if verbatim and param.verbatim:
             kind = "quote" if kind == "str" else "quotes"
         return f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
 
@@ -212,9 +212,10 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, said: bool)
         f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
         f'join-{step + 1} ::= "{step + 1}. join()"',
     ]
-    if said:
+    if verbatim:
+        copies = " | ".join((["said"] if said else []) + ([f'"$" ref-{step}'] if step > 1 else []))
         rules += [
-            f'quote-{step} ::= "\\"" (said{reference})? "\\""',
+            f'quote-{step} ::= "\\"" ({copies})? "\\""' if copies else f'quote-{step} ::= "\\"\\""',
             f'quotes-{step} ::= "[" (quote-{step} (", " quote-{step}){{0,{max_list - 1}}})? "]"',
         ]
     if step > 1:
@@ -294,11 +295,12 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     names = {tool.name for tool in unique}
     required = [name for name in dict.fromkeys(required) if name in names][:max_tasks]
     waiting = {frozenset(required)}
-    said = _said_rules(request) if any(p.verbatim for tool in unique for p in tool.params) else []
+    verbatim = bool(request) and any(p.verbatim for tool in unique for p in tool.params)
+    said = _said_rules(request) if verbatim else []
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
         rules, waiting = _line_rules(step, unique, required, max_tasks, waiting)
-        lines += rules + _call_rules(step, unique, max_list, bool(said))
+        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said))
     if any(p.type == "date" for tool in unique for p in tool.params):
         lines += _date_span_rule(request) if request else _date_gbnf()
     lines += said

@@ -64,8 +64,8 @@ def build_prompt(
 ) -> Prompt:
     """The prompt for one query; ``examples`` are (query, plan) pairs, most similar first."""
     # The prefix must end where the tokenizer cuts the whole prompt too: ended before
-    # "\nTools:", its last "\n" merged with the next into one token, so the cached prefix
-    # never matched a prompt and was restored (or evaluated) again for every query.
+    # "\nTools:", its last "\n" merged with the next into one token, and no prompt's
+    # tokens began with the cached prefix's.
     prefix = (TINYAGENT_GUIDELINES if style == "tinyagent" else GUIDELINES) + "\nTools:\n"
     parts = [prefix, _tool_lines(tools, style)]
     if instructions:
