@@ -118,6 +118,11 @@ def _date_pattern() -> re.Pattern[str]:
     return re.compile(expand("when"))
 
 
+def _casings(text: str) -> tuple[str, str, str]:
+    """``text`` as written, lower-case and capitalised: how a person's words may be copied."""
+    return text, text.lower(), text[:1].upper() + text[1:]
+
+
 def request_dates(request: Sequence[str]) -> list[str]:
     """The date phrases of the date language that the ``request`` texts say word for word
     ("next monday" in "renew it next monday, its urgent"), also lower-case or capitalised
@@ -130,9 +135,7 @@ def request_dates(request: Sequence[str]) -> list[str]:
             for j in range(i + 1, min(i + MAX_DATE_WORDS, len(words)) + 1):
                 phrase = " ".join(words[i:j])
                 for form in (phrase, phrase.lstrip(_EDGE), phrase.rstrip(_EDGE), phrase.strip(_EDGE)):
-                    for cased in (form, form.lower(), form[:1].upper() + form[1:]):
-                        if pattern.fullmatch(cased):
-                            found[cased] = None
+                    found.update((cased, None) for cased in _casings(form) if pattern.fullmatch(cased))
     return list(found)
 
 
@@ -153,7 +156,7 @@ def _word_forms(word: str) -> list[str]:
     core = word.strip(_EDGE)
     forms = [word, core] + [core[:-2] for suffix in ("'s", "’s") if core.lower().endswith(suffix)]
     if _PLAIN_WORD.fullmatch(core):
-        forms = [cased for form in forms for cased in (form, form.lower(), form[:1].upper() + form[1:])]
+        forms = [cased for form in forms for cased in _casings(form)]
     return [form for form in dict.fromkeys(forms)
             if form and "$" not in form and not any(ord(c) < 32 or ord(c) == 127 for c in form)]
 
