@@ -164,6 +164,31 @@ def test_example_bank_prefers_diverse_tool_sets(shipped):
     assert bank.pick(query, tools, k=0) == []
 
 
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("text Kwame and Ines that the game is off", {"get_phone_number": 2}),
+        ("text Kwame that the game is off", {"get_phone_number": 1}),
+        ("send the minutes to Olga Petrova, Tariq and Mei", {"get_email_address": 3, "open_and_get_file_path": 1}),
+        ("email Tariq the budget.xlsx and the Q3 deck", {"get_email_address": 1, "open_and_get_file_path": 2}),
+    ],
+)
+def test_mentions_count_what_a_request_names(shipped, query, named):
+    rag, _, _ = shipped
+    assert rag.mentions.tools == ("get_email_address", "get_phone_number", "open_and_get_file_path")
+    assert {t: n for t, n in rag.mentions.counts(query).items() if n} == named
+
+
+def test_example_bank_shows_a_repeated_lookup_when_two_people_are_named(shipped):
+    rag, catalog, settings = shipped
+    bank = ExampleBank.for_catalog(catalog, settings, rag)
+    for query in ("text Kwame and Ines that the game is off", "invite Bongani and Sofia to the retro friday at 2"):
+        picked = bank.pick(query, rag.select(query).tools)
+        assert any(e.repeated for e in picked), query
+    query = "text Kwame that the game is off"
+    assert not any(e.repeated for e in bank.pick(query, rag.select(query).tools))
+
+
 # ---- commands ----------------------------------------------------------------------
 
 
@@ -179,10 +204,14 @@ def test_suggest_command_json_and_table(shipped):
     assert {"send_sms", "get_phone_number"} <= set(data["tools"])
     assert set(data["scores"]) == set(catalog.tools)
     assert {"score", "threshold"} == set(data["scores"]["send_sms"])
+    assert data["mentions"] == {"get_phone_number": 1}
 
     out = io.StringIO()
     suggest_command(settings, catalog, "[bold]text[/] Omar", False, Console(file=out, width=200))
     assert "send_sms" in out.getvalue() and "[bold]text[/] Omar" in out.getvalue()
+    out = io.StringIO()
+    suggest_command(settings, catalog, "text Kwame and Ines that the game is off", False, Console(file=out, width=200))
+    assert "Mentions: 2 for get_phone_number" in out.getvalue()
 
 
 # ---- the dataset reader ------------------------------------------------------------------
@@ -194,6 +223,7 @@ def test_read_dataset_derives_tools_from_the_plan(tmp_path):
     path.write_text(json.dumps({"query": "q", "plan": plan, "template": "t.0", "extra": 1}) + "\n\n", encoding="utf-8")
     [example] = read_dataset(path)
     assert example.tools == ("get_email_address", "open_and_get_file_path")
+    assert example.repeated == ("get_email_address",)
     assert example.template == "t.0"
     assert plan_tools("Thought: look up\n1. join()") == ()
 
@@ -292,6 +322,39 @@ def test_mini_pack_trains_and_selects(mini):
     assert rag.select("ring the doorbell at Anna", hint_floor=0.0).hinted == ("water_plants",)
 
 
+def test_mini_pack_without_repeated_calls_has_no_mentions(mini):
+    settings, catalog = mini()
+    rag, _ = _train(settings, catalog)
+    assert rag.mentions.tools == ()
+    assert rag.mentions.counts("water the kitchen and garden plants") == {}
+    bank = ExampleBank.for_catalog(catalog, settings, rag)
+    assert bank.pick("water the kitchen and garden plants", rag.tools, k=1)
+
+
+def test_mentions_of_a_user_pack_are_learned_and_cached(mini):
+    settings, catalog = mini()
+    pack = settings.paths.user_packs_dir / "mini"
+    spec = pack / "pack.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("type: str}", "type: str, verbatim: true}"),
+                    encoding="utf-8")
+    twice = [
+        {"query": f"ring the doorbell at {a} and {b}",
+         "plan": f'1. ring_doorbell("{a}")\n2. ring_doorbell("{b}")\n3. join()', "template": "ring.twice"}
+        for a, b in zip(_SLOTS, _SLOTS[1:] + _SLOTS[:1])
+    ]
+    with open(pack / "examples.jsonl", "a", encoding="utf-8") as f:
+        f.writelines(json.dumps(line) + "\n" for line in twice)
+    settings, catalog = mini()
+    rag, _ = _train(settings, catalog)
+    assert rag.mentions.tools == ("ring_doorbell",)
+    assert rag.mentions.counts("ring the doorbell at Anna and Olive")["ring_doorbell"] == 2
+    assert rag.mentions.counts("ring the doorbell at Anna")["ring_doorbell"] == 1
+    loaded = ToolRAG.load(model_path(settings, rag.key), rag.key, catalog, settings)
+    assert loaded.mentions.vocab == rag.mentions.vocab
+    assert np.array_equal(loaded.mentions.weights, rag.mentions.weights)
+    assert loaded.mentions.counts("ring the doorbell at Anna and Olive")["ring_doorbell"] == 2
+
+
 def test_changed_examples_file_triggers_a_retrain(mini):
     settings, catalog = mini()
     first, _ = _train(settings, catalog)
@@ -387,6 +450,9 @@ def test_model_with_inconsistent_arrays_is_rebuilt(mini):
     rag, _ = _train(settings, catalog)
     path = model_path(settings, rag.key)
     replace(rag, thresholds=rag.thresholds[:-1]).save(path)
+    _assert_rebuilt(settings, catalog, path)
+    mentions = replace(rag.mentions, tools=("ring_doorbell",), classes=np.array([0, 5], dtype=np.int32))
+    replace(rag, mentions=mentions).save(path)  # a class names a tool the tagger does not have
     _assert_rebuilt(settings, catalog, path)
 
 

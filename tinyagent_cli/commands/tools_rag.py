@@ -28,7 +28,8 @@ def train_command(settings: Settings, catalog: Catalog, console: Console) -> Non
 
 
 def suggest_command(settings: Settings, catalog: Catalog, query: str, as_json: bool, console: Console) -> None:
-    """Every tool's score and threshold for ``query``, the selection, and the examples it would get."""
+    """Every tool's score and threshold for ``query``, the selection, what it names for the
+    repeatable tools, and the examples it would get."""
     from ..retrieval.examples import ExampleBank
     from ..retrieval.toolrag import ToolRAG
 
@@ -36,6 +37,7 @@ def suggest_command(settings: Settings, catalog: Catalog, query: str, as_json: b
     selection = rag.select(query)
     examples = ExampleBank.for_catalog(catalog, settings, rag).pick(query, selection.tools)
     ranked = sorted(rag.tools, key=lambda t: -selection.scores[t] / selection.thresholds[t])
+    mentions = {t: n for t, n in rag.mentions.counts(query).items() if n}
     if as_json:
         console.print_json(
             data={
@@ -47,6 +49,7 @@ def suggest_command(settings: Settings, catalog: Catalog, query: str, as_json: b
                     t: {"score": round(selection.scores[t], 4), "threshold": round(selection.thresholds[t], 4)}
                     for t in ranked
                 },
+                "mentions": mentions,
                 "examples": [e.query for e in examples],
             }
         )
@@ -70,5 +73,7 @@ def suggest_command(settings: Settings, catalog: Catalog, query: str, as_json: b
         table.add_row(tool, f"{selection.scores[tool]:.3f}", f"{selection.thresholds[tool]:.3f}", mark)
     console.print(table)
     console.print(f"Selected: {', '.join(selection.tools)}")
+    if mentions:
+        console.print("Mentions: " + ", ".join(f"{n} for {t}" for t, n in mentions.items()))
     if examples:
         console.print("Examples: " + "; ".join(f"[dim]{escape(e.query)}[/]" for e in examples), highlight=False)

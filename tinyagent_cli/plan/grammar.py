@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 
 from ..tools.spec import Param, ToolSpec
+from ..words import EDGE, PLAIN_WORD, word_core
 
 MAX_TASKS = 8  # at most 9: a reference is one digit
 MAX_LIST = 6  # items in one list argument
@@ -32,8 +33,6 @@ MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a reque
 
 # Punctuation a phrase copied from the request may leave off a word's ends: "Friday," or
 # "(Wifi)" in a request is quoted as Friday or Wifi.
-_EDGE = "\"'“”‘’«»()[]<>,.;:!?"
-_PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, maybe with ' or - inside
 
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 
@@ -134,7 +133,7 @@ def request_dates(request: Sequence[str]) -> list[str]:
         for i in range(len(words)):
             for j in range(i + 1, min(i + MAX_DATE_WORDS, len(words)) + 1):
                 phrase = " ".join(words[i:j])
-                for form in (phrase, phrase.lstrip(_EDGE), phrase.rstrip(_EDGE), phrase.strip(_EDGE)):
+                for form in (phrase, phrase.lstrip(EDGE), phrase.rstrip(EDGE), phrase.strip(EDGE)):
                     found.update((cased, None) for cased in _casings(form) if pattern.fullmatch(cased))
     return list(found)
 
@@ -153,9 +152,9 @@ def _word_forms(word: str) -> list[str]:
     for a plain word lower-case or capitalised ("jo@acme.io" and "Q3_v2.pdf" keep their
     case). No form has a "$" (only a reference may) or a control character (no string may).
     """
-    core = word.strip(_EDGE)
-    forms = [word, core] + [core[:-2] for suffix in ("'s", "’s") if core.lower().endswith(suffix)]
-    if _PLAIN_WORD.fullmatch(core):
+    core = word.strip(EDGE)
+    forms = [word, core, word_core(word)]
+    if PLAIN_WORD.fullmatch(core):
         forms = [cased for form in forms for cased in _casings(form)]
     return [form for form in dict.fromkeys(forms)
             if form and "$" not in form and not any(ord(c) < 32 or ord(c) == 127 for c in form)]

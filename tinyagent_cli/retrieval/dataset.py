@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +25,17 @@ class Example:
     plan: str
     tools: tuple[str, ...]  # distinct tools of the plan, in order of first use
     template: str = ""  # the generator template it came from; groups examples for tuning
+    repeated: tuple[str, ...] = ()  # tools the plan calls more than once ("invite Ana and Raj")
+
+
+def plan_calls(plan: str) -> list[str]:
+    """The tool name of every call of a plan, in order, without join."""
+    return [name for name in _CALL.findall(plan) if name != "join"]
 
 
 def plan_tools(plan: str) -> tuple[str, ...]:
     """The distinct tool names a plan calls, in order of first use, without join."""
-    names = [name for name in _CALL.findall(plan) if name != "join"]
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys(plan_calls(plan)))
 
 
 def parse_example(data: object) -> Example:
@@ -42,10 +48,12 @@ def parse_example(data: object) -> Example:
     template = data.get("template", "")
     if not isinstance(template, str):
         raise TypeError("'template' must be a string")
-    tools = plan_tools(data["plan"])
-    if not tools:
+    calls = plan_calls(data["plan"])
+    if not calls:
         raise ValueError("the plan has no numbered tool call ('1. tool(...)')")
-    return Example(data["query"].strip(), data["plan"], tools, template)
+    counts = Counter(calls)
+    return Example(data["query"].strip(), data["plan"], tuple(counts), template,
+                   tuple(name for name, n in counts.items() if n > 1))
 
 
 def read_dataset(path: Path | str) -> list[Example]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .dataset import Example, read_dataset
+from .mentions import MentionTagger
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..tools.spec import Catalog
 
 # Bump when features, training or the file layout change: old cache files then miss.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CHAR_NGRAMS = (3, 5)
 MIN_DF = 2  # an n-gram seen in one example only teaches the model that example
 C = 10.0  # weak regularisation: the examples are many, short and clean
@@ -211,7 +212,7 @@ def model_key(catalog: Catalog) -> str:
         {
             "name": spec.name,
             "description": spec.description,
-            "params": [[p.name, p.type, p.description] for p in spec.params],
+            "params": [[p.name, p.type, p.description, p.verbatim] for p in spec.params],
             "backends": list(spec.backends),
             "after": list(spec.after),
         }
@@ -251,6 +252,7 @@ class ToolRAG:
     max_tools: int
     examples: tuple[Example, ...]  # the example bank: pack examples using catalog tools only
     example_index: tuple[np.ndarray, np.ndarray, np.ndarray]  # CSC: indptr, example rows, values
+    mentions: MentionTagger  # counts what a request names for tools called once per thing
     info: dict[str, Any]  # examples, features, train_seconds
 
     # ---- prediction ----------------------------------------------------------------
@@ -346,6 +348,7 @@ class ToolRAG:
         x = corpus.tfidf(everything, space, columns)
         weights, intercept = _fit(x, y)
         index = x[: len(usable)].tocsc()  # the bank: the pack examples' rows, not the descriptions
+        mentions = MentionTagger.train(usable, catalog)
         seconds = time.perf_counter() - started
         progress(f"trained tool retrieval in {seconds:.1f} s")
         return cls(
@@ -363,6 +366,7 @@ class ToolRAG:
                 index.indices.astype(np.int32),
                 index.data.astype(np.float32),
             ),
+            mentions=mentions,
             info={"examples": len(texts), "features": space.size, "train_seconds": round(seconds, 3)},
         )
 
@@ -375,8 +379,9 @@ class ToolRAG:
         def utf8(text: str) -> np.ndarray:
             return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-        meta = {"format": FORMAT_VERSION, "key": self.key, "tools": list(self.tools), "info": self.info}
-        examples = [[e.query, e.plan, e.template, list(e.tools)] for e in self.examples]
+        meta = {"format": FORMAT_VERSION, "key": self.key, "tools": list(self.tools),
+                "mention_tools": list(self.mentions.tools), "info": self.info}
+        examples = [[e.query, e.plan, e.template, list(e.tools), list(e.repeated)] for e in self.examples]
         indptr, rows, values = self.example_index
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -394,6 +399,10 @@ class ToolRAG:
                 ex_indptr=indptr,
                 ex_rows=rows,
                 ex_values=values,
+                mention_vocab=utf8("\n".join(self.mentions.vocab)),
+                mention_weights=self.mentions.weights,
+                mention_intercept=self.mentions.intercept,
+                mention_classes=self.mentions.classes,
             )
         os.replace(tmp, path)
         others = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -425,6 +434,8 @@ class ToolRAG:
             bank = _examples(json.loads(arrays["examples"].tobytes().decode("utf-8")))
             word_vocab = _vocab(arrays["word_vocab"])
             char_vocab = _vocab(arrays["char_vocab"])
+            mention_vocab = _vocab(arrays["mention_vocab"])
+            mention_tools = tuple(meta["mention_tools"])
         except (ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
             raise InvalidModel(f"unreadable metadata ({exc})") from None
         tools = tuple(catalog.tools)
@@ -448,7 +459,15 @@ class ToolRAG:
             and bool(np.all((arrays["thresholds"] > 0) & (arrays["thresholds"] <= 1)))
             and set().union(*(e.tools for e in bank)) <= set(tools)
         )
-        if not shapes_ok:
+        classes = arrays["mention_classes"]
+        mentions_ok = (
+            all(isinstance(t, str) for t in mention_tools)
+            and set(mention_tools) <= set(tools)
+            and arrays["mention_weights"].shape == (len(mention_vocab), len(classes))
+            and arrays["mention_intercept"].shape == classes.shape
+            and bool(np.all((classes >= 0) & (classes < 2 ** len(mention_tools))))
+        )
+        if not shapes_ok or not mentions_ok:
             raise InvalidModel("arrays do not fit together")
         return cls(
             key=key,
@@ -461,6 +480,8 @@ class ToolRAG:
             max_tools=settings.config.max_tools,
             examples=tuple(bank),
             example_index=(indptr, rows, values),
+            mentions=MentionTagger(mention_tools, mention_vocab, arrays["mention_weights"],
+                                   arrays["mention_intercept"], classes),
             info=meta["info"],
         )
 
@@ -478,6 +499,10 @@ _ARRAYS = {
     "ex_indptr": ("int64", 1),
     "ex_rows": ("int32", 1),
     "ex_values": ("float32", 1),
+    "mention_vocab": ("uint8", 1),
+    "mention_weights": ("float32", 2),
+    "mention_intercept": ("float32", 1),
+    "mention_classes": ("int32", 1),
 }
 
 
@@ -491,10 +516,11 @@ def _vocab(array: np.ndarray) -> dict[str, int]:
 
 
 def _examples(rows: Any) -> list[Example]:
-    """The bank as saved: [query, plan, template, tools] rows (parsing 10k plans again is slow)."""
-    bank = [Example(q, p, tuple(tools), t) for q, p, t, tools in rows]
+    """The bank as saved: [query, plan, template, tools, repeated] rows (parsing 10k plans
+    again is slow)."""
+    bank = [Example(q, p, tuple(tools), t, tuple(repeated)) for q, p, t, tools, repeated in rows]
     strings = {type(v) for e in bank for v in (e.query, e.plan, e.template)}
-    names = {type(t) for e in bank for t in e.tools}
+    names = {type(t) for e in bank for t in (*e.tools, *e.repeated)}
     if strings - {str} or names - {str} or not all(e.tools for e in bank):
         raise ValueError("malformed examples")
     return bank
