@@ -220,3 +220,32 @@ def test_full_eval_with_the_real_model_reports_every_figure(trained, capsys, tmp
     failed = [json.loads(line) for line in save.read_text().splitlines()]
     assert len(failed) == report["failures"] == round(3 * (1 - report["success_rate"]))
     assert all("plan" in f and "gold_plan" in f for f in failed)
+
+
+def test_repeat_guard_refuses_a_repeat_only_while_a_required_tool_is_missing() -> None:
+    from tinyagent_cli.agent import RepeatGuard
+
+    guard = RepeatGuard(("compose_new_email",))
+    assert not guard('1. get_email_address("Jamal")\n')
+    assert not guard('2. get_email_address("Ana")\n')  # another call of the same tool
+    assert guard('3. get_email_address("Jamal")\n')
+    assert not guard("Thought: then the file\n") and not guard("4. join()\n")
+    assert not guard('4. compose_new_email(["$1", "$2"], [], "", "", [])\n')
+    assert not guard('5. get_email_address("Jamal")\n')  # nothing is missing: the agent ends the plan
+
+
+@pytest.mark.slow
+def test_two_people_and_a_refused_repeat_give_the_whole_plan(trained) -> None:
+    """"email Jamal and Ana the expense report.xlsx": examples that look up two people are
+    shown, and when Gemma opens the file a second time instead of writing the email, that
+    line is refused and the email is written."""
+    from tinyagent_cli.agent import Agent
+
+    settings, catalog = trained
+    agent = Agent(settings, catalog)
+    plan, request, trace, error = agent.plan("email Jamal and Ana the expense report.xlsx", now=EVAL_NOW)
+    assert error is None and plan is not None and trace.repeat == ""
+    assert any(e[1].count("get_email_address(") == 2 for e in request.examples)
+    tools = [task.tool for task in plan.tasks]
+    assert tools.count("get_email_address") == 2 and tools[-1] == "compose_new_email"
+    assert [task.args[0] for task in plan.tasks[:2]] == ["Jamal", "Ana"]

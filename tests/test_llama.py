@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -188,6 +189,34 @@ def test_a_long_session_keeps_only_a_few_grammars(gemma: LlamaModel) -> None:
         gemma.grammar(text)
     assert len(gemma._grammars) == KEEP_GRAMMARS
     assert gemma.grammar(texts[-1]) is gemma.grammar(texts[-1])  # a replan reuses its own
+
+
+@pytest.mark.slow
+def test_a_refused_line_is_replaced_by_the_next_likeliest(gemma: LlamaModel) -> None:
+    """A line the caller refuses is taken back and another written in its place; the text
+    stays inside the grammar, and a caller that refuses everything still gets an answer."""
+    from tinyagent_cli.llm.llama import MAX_REJECTED
+
+    prompt = "Shopping list:\n1. milk\n2. eggs\n3. bread\n"
+    grammar = 'root ::= item item item\nitem ::= [4-9] ". " [a-z]+ "\\n"'
+    free = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=40)).splitlines(keepends=True)
+    assert len(free) == 3
+    offered: list[str] = []
+
+    def refuse_second(line: str) -> bool:
+        offered.append(line)
+        return line == free[1]
+
+    lines = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=40, reject=refuse_second)).splitlines(keepends=True)
+    assert offered[:2] == free[:2]
+    assert lines[0] == free[0] and lines[1] != free[1] and len(lines) == 3
+    assert all(re.fullmatch(r"[4-9]\. [a-z]+\n", line) for line in lines)
+    assert "".join(gemma.stream(prompt, grammar=grammar, max_tokens=40)).splitlines(keepends=True) == free
+
+    refused: list[str] = []
+    everything = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=40,
+                                      reject=lambda line: refused.append(line) or True))
+    assert len(everything.splitlines()) == 3 and len(refused) == MAX_REJECTED
 
 
 def test_stop_strings_hold_back_only_what_could_begin_one() -> None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .errors import PlanError
-from .plan.parser import StreamingParser
+from .plan.parser import StreamingParser, numbered_call
 from .plan.prompt import Prompt, build_prompt
 from .plan.tasks import Plan, Task
 from .settings import Settings
@@ -56,6 +56,28 @@ class PlanTrace:
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     repeat: str = ""  # the repeated call that ended the plan early, if one did
+
+
+class RepeatGuard:
+    """Refuses a plan line that repeats an earlier call while a tool the plan must call is
+    still missing. Kept from join() by the grammar, Gemma 270M writes an earlier call
+    again ("email Jamal and Ana the report": the file is opened twice and nothing is
+    sent); asked for its next likeliest line instead, it often writes the missing call."""
+
+    def __init__(self, required: tuple[str, ...]) -> None:
+        self.missing = set(required)
+        self.calls: set[str] = set()
+
+    def __call__(self, line: str) -> bool:
+        found = numbered_call(line)
+        if found is None:
+            return False
+        tool, call = found
+        if call in self.calls:
+            return bool(self.missing)
+        self.calls.add(call)
+        self.missing.discard(tool)
+        return False
 
 
 class Agent:
@@ -163,7 +185,8 @@ class Agent:
             try:
                 if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
                     warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
-                chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS)
+                chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS,
+                                      reject=RepeatGuard(request.selection.certain))
                 with contextlib.closing(chunks):  # releases the model at once when cancelled
                     for chunk in chunks:
                         if stop.is_set():
@@ -191,8 +214,9 @@ class Agent:
                     tasks = parser.feed(str(value))
                 for task in tasks:
                     if any(task.tool == seen.tool and task.args == seen.args for seen in emitted):
-                        # A small model that has nothing more to plan (or is kept from join()
-                        # by the grammar) writes an earlier call again: that is the end.
+                        # A small model that has nothing more to plan writes an earlier call
+                        # again: that is the end (RepeatGuard has already asked for another
+                        # line if a required tool was missing).
                         trace.repeat = task.call_text()
                         return
                     trace.timings.setdefault("first_task_s", time.perf_counter() - start)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 # Every backend samples greedily with this seed, so one query gives one plan.
@@ -14,13 +14,16 @@ class LanguageModel(Protocol):
     """A model that completes a prompt, deterministically (temperature 0, fixed seed).
 
     ``grammar`` is GBNF text (see ``plan.grammar``); a backend that cannot constrain
-    output ignores it, so callers still parse and validate what comes back.
+    output ignores it, so callers still parse and validate what comes back. ``reject``
+    is offered each finished line; a backend that can take a line back writes its next
+    likeliest line instead of one it refuses, and one that cannot ignores it too.
     """
 
     name: str
 
     def stream(
-        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256
+        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
+        reject: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
         """Yield the completion in text chunks as they are generated."""
         ...

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 TOP_CANDIDATES = 64  # tokens tried before the whole vocabulary when the grammar refuses the best one
+MAX_REJECTED = 3  # lines a caller may refuse in one generation; after that they stand
+RIVALS = 8  # other tokens tried at a position of a refused line before giving that position up
 KEEP_GRAMMARS = 4  # compiled grammars kept per model
 
 _models: dict[tuple[Path, int], LlamaModel] = {}
@@ -135,7 +137,8 @@ class LlamaModel:
         self._lock = threading.Lock()  # one generation at a time: a Llama has one KV cache
 
     def stream(
-        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256
+        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
+        reject: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
         constraint = self.grammar(grammar) if grammar else None
         stops = tuple(dict.fromkeys(s for s in (*self.spec.stop, *stop) if s))
@@ -149,7 +152,7 @@ class LlamaModel:
             self._evaluate_prompt(tokens)
             if constraint is not None:
                 constraint.reset()
-            yield from _stop_at(self._decode(constraint, min(max_tokens, room)), stops)
+            yield from _stop_at(self._decode(constraint, min(max_tokens, room), reject), stops)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -249,29 +252,121 @@ class LlamaModel:
         llama.n_tokens = keep
         llama.eval(tokens[keep:])
 
-    def _decode(self, constraint: _Grammar | None, max_tokens: int) -> Iterator[str]:
+    def _decode(self, constraint: _Grammar | None, max_tokens: int,
+                reject: Callable[[str], bool] | None = None) -> Iterator[str]:
+        """Greedy tokens as text. With ``reject``, each line is held until it is complete
+        and offered to it; a refused line is taken back and replaced by the likeliest
+        other line (see ``_divert``), up to MAX_REJECTED times."""
         import codecs
 
         import llama_cpp
-        import numpy as np
 
         llama = self.llama
         vocab = llama._model.vocab
-        n_vocab = llama.n_vocab()
+        start = llama.n_tokens  # where the first generated token goes in the cache
+        tokens: list[int] = []
         text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        for _ in range(max_tokens):
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1), shape=(n_vocab,))
-            token = int(np.argmax(logits))
+        line, head, line_start, refused = "", "", 0, 0
+        while len(tokens) < max_tokens:
+            logits = self._logits()
+            token = int(logits.argmax())
             if constraint is not None:
                 token = constraint.choose(token, logits)
                 if token < 0:
-                    return  # the grammar allows nothing more
+                    break  # the grammar allows nothing more
             if llama_cpp.llama_vocab_is_eog(vocab, token):
-                return
+                break
             piece = text.decode(llama.detokenize([token]))
             llama.eval([token])
-            if piece:
-                yield piece
+            tokens.append(token)
+            if reject is None:
+                if piece:
+                    yield piece
+                continue
+            line += piece
+            if "\n" not in line:
+                continue
+            done, rest = line.split("\n", 1)
+            if refused < MAX_REJECTED and reject(done + "\n"):
+                refused += 1
+                turn = self._divert(constraint, start, tokens, line_start)
+                if turn is not None:
+                    position, other = turn
+                    del tokens[position:]
+                    tokens.append(other)
+                    llama.eval([other])
+                    text.reset()
+                    line = head + text.decode(llama.detokenize(tokens[line_start:]))
+                    continue
+            yield done + "\n"
+            # What follows the newline in the same token starts the next line and stays
+            # with it: going back never goes into a token.
+            line, head, line_start = rest, rest, len(tokens)
+        if line:
+            yield line
+
+    def _logits(self) -> Any:
+        import llama_cpp
+        import numpy as np
+
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, -1),
+                                     shape=(self.llama.n_vocab(),))
+
+    def _rewind(self, constraint: _Grammar | None, start: int, tokens: list[int], keep: int) -> None:
+        """Cache, grammar and logits as they were when ``tokens[:keep]`` had been generated."""
+        llama = self.llama
+        last = start + keep - 1  # the token whose logits chose tokens[keep]: evaluated again
+        llama._ctx.kv_cache_seq_rm(-1, last, -1)
+        previous = tokens[keep - 1] if keep else int(llama.input_ids[last])
+        llama.n_tokens = last
+        llama.eval([previous])
+        if constraint is not None:
+            constraint.reset()
+            for token in tokens[:keep]:
+                constraint.accept(token)
+
+    def _divert(self, constraint: _Grammar | None, start: int, tokens: list[int],
+                line_start: int) -> tuple[int, int] | None:
+        """Where the refused line ``tokens[line_start:]`` should go another way, and the token
+        to take there: of every position, the one where the best other allowed token came
+        closest to the token taken (the likeliest line that says something else). The state
+        is left just before that position; None (and the state after the line) if no token
+        had a rival."""
+        import numpy as np
+
+        llama = self.llama
+        self._rewind(constraint, start, tokens, line_start)
+        best: tuple[float, int, int] | None = None
+        for position in range(line_start, len(tokens)):
+            logits = self._logits()
+            taken = tokens[position]
+            others = logits.copy()
+            others[taken] = -np.inf
+            rest = llama.detokenize(tokens[position:]).lower()
+            for _ in range(RIVALS):
+                # A rival beyond the likeliest tokens starts an unlikely line: not worth the
+                # whole-vocabulary check at every position the grammar forces.
+                rival = constraint.best_allowed(others, likeliest_only=True) if constraint else int(others.argmax())
+                if rival < 0 or not np.isfinite(others[rival]):
+                    break
+                if not rest.startswith(llama.detokenize([rival]).lower()):
+                    gap = float(logits[taken] - logits[rival])
+                    if best is None or gap < best[0]:
+                        best = (gap, position, rival)
+                    break
+                # The same text in other tokens, or in other case ("Expense report.xlsx"),
+                # would write the same line again.
+                others[rival] = -np.inf
+            if constraint is not None:
+                constraint.accept(taken)
+            llama.eval([taken])
+        if best is None:
+            return None
+        _, position, rival = best
+        self._rewind(constraint, start, tokens, position)
+        if constraint is not None:
+            constraint.accept(rival)
+        return position, rival
 
 
 class _Candidates:
@@ -308,9 +403,13 @@ class _Grammar:
 
         llama_cpp.llama_sampler_reset(self._sampler)
 
+    def accept(self, token: int) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_sampler_accept(self._sampler, token)
+
     def choose(self, token: int, logits: Any) -> int:
         """``token`` if the grammar allows it next, else the best token it allows (-1: none)."""
-        import llama_cpp
         import numpy as np
 
         one = self._candidates.one
@@ -319,16 +418,17 @@ class _Grammar:
         if np.isfinite(one[0].logit):
             chosen = token
         else:
-            chosen = self._best_allowed(logits)
+            chosen = self.best_allowed(logits)
             if chosen < 0:
                 return -1
-        llama_cpp.llama_sampler_accept(self._sampler, chosen)
+        self.accept(chosen)
         return chosen
 
-    def _best_allowed(self, logits: Any) -> int:
+    def best_allowed(self, logits: Any, *, likeliest_only: bool = False) -> int:
         """The allowed token with the highest logit (-1: none). The likeliest tokens are
         tried first: when one of them is allowed it is the answer, and checking them costs
-        a fraction of the whole vocabulary (about 50 ms a check with Gemma's 262k tokens)."""
+        a fraction of the whole vocabulary (about 50 ms a check with Gemma's 262k tokens).
+        ``likeliest_only`` stops there."""
         import numpy as np
 
         buffers = self._candidates
@@ -340,6 +440,8 @@ class _Grammar:
         allowed = np.flatnonzero(np.isfinite(top["logit"]))
         if len(allowed):
             return int(ids[allowed[0]])
+        if likeliest_only:
+            return -1
         view = buffers.view
         view["id"], view["logit"], view["p"] = buffers.ids, logits, 0.0
         self._apply(buffers.all, len(view))

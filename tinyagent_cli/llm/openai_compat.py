@@ -8,7 +8,7 @@ other servers ignore the key, and the plan parser checks the result either way.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import ModelError
@@ -28,7 +28,8 @@ class OpenAICompatibleModel:
         self._tokenize_url: str | None = _server_root(self.base_url) + "/tokenize"
 
     def stream(
-        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256
+        self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
+        reject: Callable[[str], bool] | None = None,  # a server cannot take a line back
     ) -> Iterator[str]:
         import httpx
 

@@ -32,6 +32,14 @@ _MAX_LINE = 200_000  # a plan line longer than this is a runaway generation, not
 _EMPTY = {"str": "", "date": "", "list[str]": [], "int": 0, "bool": False}
 
 
+def numbered_call(line: str) -> tuple[str, str] | None:
+    """The tool and the call text of a plan line "N. tool(...)"; None for any other line."""
+    numbered = _NUMBERED.match(line.strip())
+    call = numbered.group(2).strip() if numbered else ""
+    match = _CALL.match(call)
+    return (match.group(1), call) if match else None
+
+
 class StreamingParser:
     """Feed text in any chunks; each Task is returned the moment its line is complete."""
 

@@ -8,9 +8,10 @@ tuned per tool on out-of-fold scores where the folds split the examples by templ
 the tuning sees phrasings the model did not train on; they favour recall, because a
 missing tool makes the plan impossible while an extra one only costs prompt tokens.
 
-The trained model is cached as an .npz of plain arrays plus JSON, keyed by a hash of
-everything it was trained from; loading never unpickles, and anything in the cache that
-does not validate is rebuilt. Prediction is pure numpy (no sklearn import).
+The trained model, the example bank and the mention tagger (``mentions.py``, trained on
+the same examples) are cached together as an .npz of plain arrays plus JSON, keyed by a
+hash of everything they come from; loading never unpickles, and anything in the cache
+that does not validate is rebuilt. Prediction is pure numpy (no sklearn import).
 """
 
 from __future__ import annotations
