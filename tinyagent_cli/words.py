@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-EDGE = "\"'“”‘’«»()[]<>,.;:!?"  # punctuation that may end or start a word without being part of it
+# Punctuation a word may carry at its ends without it being part of the word: "Friday,"
+# or "(Wifi)" in a request is quoted as Friday or Wifi.
+EDGE = "\"'“”‘’«»()[]<>,.;:!?"
 PLAIN_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, maybe with ' or - inside
 
 

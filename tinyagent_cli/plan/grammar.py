@@ -31,9 +31,6 @@ MAX_STRING = 400
 MAX_ITEM = 100
 MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
 
-# Punctuation a phrase copied from the request may leave off a word's ends: "Friday," or
-# "(Wifi)" in a request is quoted as Friday or Wifi.
-
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 
 # Shared by every step: characters of a Python string literal that are not "$" (no raw

@@ -40,7 +40,7 @@ WINDOW = (-3, -2, -1, 1, 2)  # neighbours whose word and shape are features
 MENTION = 0.5  # a word is part of a tool's argument when its probability reaches this
 # A pronoun points back at someone already named: "get Bongani's number and text him"
 # names one person. The bank has too few "text him" for the model to learn it.
-PRONOUNS = frozenset("i me you he him she her it we us they them".split())
+PRONOUNS = frozenset({"i", "me", "you", "he", "him", "she", "her", "it", "we", "us", "they", "them"})
 
 # The first argument of a call, when it is a string literal: '2. get_email_address("Ana")'.
 _FIRST_ARG = re.compile(r'^\s*\d+\s*\.\s*(\w+)\(\s*("(?:[^"\\\n]|\\.)*")', re.MULTILINE)
