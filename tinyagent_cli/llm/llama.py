@@ -346,7 +346,8 @@ class LlamaModel:
             for _ in range(RIVALS):
                 # A rival beyond the likeliest tokens starts an unlikely line: not worth the
                 # whole-vocabulary check at every position the grammar forces.
-                rival = constraint.best_allowed(others, likeliest_only=True) if constraint else int(others.argmax())
+                rival = (constraint.best_allowed(others, likeliest_only=True) if constraint is not None
+                         else int(others.argmax()))
                 if rival < 0 or not np.isfinite(others[rival]):
                     break
                 if not rest.startswith(llama.detokenize([rival]).lower()):
