@@ -451,8 +451,10 @@ def test_model_with_inconsistent_arrays_is_rebuilt(mini):
     path = model_path(settings, rag.key)
     replace(rag, thresholds=rag.thresholds[:-1]).save(path)
     _assert_rebuilt(settings, catalog, path)
-    mentions = replace(rag.mentions, tools=("ring_doorbell",), classes=np.array([0, 5], dtype=np.int32))
-    replace(rag, mentions=mentions).save(path)  # a class names a tool the tagger does not have
+    # Shapes that fit, but class 5 (bits 0 and 2) names a tool the one-tool tagger lacks.
+    mentions = replace(rag.mentions, tools=("ring_doorbell",), weights=np.zeros((0, 2), np.float32),
+                       intercept=np.zeros(2, np.float32), classes=np.array([0, 5], dtype=np.int32))
+    replace(rag, mentions=mentions).save(path)
     _assert_rebuilt(settings, catalog, path)
 
 
