@@ -28,7 +28,7 @@ from tinyagent_cli.plan.tasks import Plan, Task, TaskResult
 from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools import macos
 from tinyagent_cli.tools.context import ToolContext
-from tinyagent_cli.tools.osascript import parse_error
+from tinyagent_cli.tools.osascript import NoAnswer, parse_error
 from tinyagent_cli.tools.spec import Catalog, load_catalog
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
@@ -177,14 +177,50 @@ def test_osascript_missing_means_use_the_portable_backend(mac: FakeMac, tmp_path
         mac.call("get_email_address", "Sarah")
 
 
-def test_every_call_has_the_configured_timeout(mac: FakeMac, home: Path) -> None:
-    (home / "config" / "config.yaml").write_text("timeout: 0.5\n", encoding="utf-8")
+def test_osascript_has_its_own_timeout_and_a_late_answer_points_at_the_permission_dialog(
+        mac: FakeMac, home: Path) -> None:
+    assert mac.settings.config.osascript_timeout == 120  # a first call can wait on macOS's dialog
+    (home / "config" / "config.yaml").write_text("osascript_timeout: 0.5\n", encoding="utf-8")
     mac = FakeMac(mac.root)
+    assert mac.settings.config.timeout == 30  # the task's own limit is untouched
     mac.answer("osascript", {"sleep": 30, "out": "late"})
     started = time.monotonic()
-    with pytest.raises(ToolError, match="did not answer within 0.5 s"):
+    with pytest.raises(NoAnswer) as caught:
         mac.call("get_email_address", "Sarah")
     assert time.monotonic() - started < 5
+    assert str(caught.value) == (
+        "Contacts did not answer within 0.5 s (osascript_timeout in config): macOS may be waiting for you to "
+        "answer its permission dialog (the first request to each app asks), or a dialog is open in Contacts; "
+        "answer it, then ask again")
+    assert "permission dialog" in mac.run_task("create_note", "T", "c", "").error
+
+
+def test_apple_event_timeout_points_at_the_permission_dialog(mac: FakeMac) -> None:
+    mac.answer("osascript", failure(-1712, "AppleEvent timed out."))
+    assert mac.run_task("create_reminder", "x", "", "", "", 0, False).error == (
+        "Reminders did not answer in time (-1712): macOS may be waiting for you to answer its permission dialog "
+        "(the first request to each app asks), or a dialog is open in Reminders; answer it, then ask again")
+
+
+def test_cannot_get_outside_a_lookup_is_not_called_not_found(mac: FakeMac) -> None:
+    mac.answer("osascript", failure(-1728, "Mail got an error: Can’t get item 1 of {}."))
+    error = mac.run_task("reply_to_email", [], "ok", []).error
+    assert error == "Mail could not get something the request needs: Can’t get item 1 of {}. (-1728)"
+    assert "could not find what was asked" not in error
+
+
+@pytest.mark.parametrize("number", [-10003, -10004])
+def test_a_read_only_calendar_or_list_is_named(mac: FakeMac, number: int) -> None:
+    mac.answer("osascript", failure(number, "Access not allowed."))
+    assert mac.run_task("create_calendar_event", "X", "2026-03-01T10:00", "", "", [], "", "Holidays").error == (
+        "the calendar 'Holidays' in Calendar is read-only (subscribed, or shared with you to read), so nothing "
+        "was created; name a calendar you can edit")
+    assert mac.run_task("create_reminder", "x", "", "", "", 0, False).error == (
+        "the default list in Reminders is read-only (subscribed, or shared with you to read), so nothing "
+        "was created; name a list you can edit")
+    assert mac.run_task("open_note", "Ideas", "").error == (
+        f"Notes did not allow the change: it is read-only there (Access not allowed., {number}); "
+        "choose one you can edit")
 
 
 def test_a_cancelled_call_is_killed(mac: FakeMac) -> None:
@@ -195,6 +231,22 @@ def test_a_cancelled_call_is_killed(mac: FakeMac) -> None:
     with pytest.raises(ToolError, match="stopped"):
         macos.create_note(ctx, "Title", "text", "")
     assert time.monotonic() - started < 5
+
+
+def test_doctor_explains_the_permission_dialog_and_the_first_calls_wait(mac: FakeMac) -> None:
+    from tinyagent_cli.commands.doctor import run_checks
+
+    mac.answer("osascript", failure(-1712, "AppleEvent timed out."), {"out": "3\n"})
+    checks = {c.name: c for c in run_checks(mac.settings, mac.catalog, model_rows=lambda _settings: [])}
+    first = checks["first use"]
+    assert first.status == "info"
+    assert first.detail == ("the first request to each app makes macOS ask whether your terminal may control it, "
+                            "and waits for your answer; a first Contacts or Reminders query can take 40 s. Each app "
+                            "gets 120 s (osascript_timeout in config)")
+    assert checks["Contacts"].status == "warn" and "permission dialog" in checks["Contacts"].detail
+    assert checks["Contacts"].fix == (
+        "answer the permission dialog (it may be behind other windows), then run doctor again")
+    assert checks["Calendar"].status == "ok"
 
 
 # --- Contacts --------------------------------------------------------------------------------
@@ -230,11 +282,11 @@ def test_contact_without_that_value(mac: FakeMac) -> None:
 
 
 def test_event_with_default_end_invitees_and_default_calendar(mac: FakeMac) -> None:
-    mac.answer("osascript", {"out": "Home\n"})
+    mac.answer("osascript", {"out": "Home\n1\n2\n"})
     out = ok(mac.run('1. create_calendar_event("Review", "2026-01-31T15:30", "", "Room 1", '
                      '["a@example.com", "b@example.com"], "bring slides", "")\n2. join()\n')[1])
-    assert out == ("Created event 'Review' on Sat 2026-01-31 15:30-16:30 in calendar 'Home', "
-                   "inviting a@example.com, b@example.com")
+    assert out == ("Created event 'Review' on Sat 2026-01-31 15:30-16:30 in calendar 'Home'; added a@example.com, "
+                   "b@example.com as attendees: open the event in Calendar to send the invitations")
     [call] = mac.calls("osascript")
     assert ran(call, "calendar_create_event") == [
         "Review", "", "Room 1", "bring slides",
@@ -251,6 +303,27 @@ def test_event_across_midnight_in_a_named_calendar(mac: FakeMac) -> None:
     assert out == "Created event 'Launch' on Thu 2026-12-31 23:00-Fri 2027-01-01 01:15 in calendar 'Work'"
     assert ran(mac.calls("osascript")[0], "calendar_create_event")[4:] == [
         "2026", "12", "31", "23", "0", "2027", "1", "1", "1", "15", "0"]
+
+
+def test_invitees_the_event_does_not_hold_are_reported_and_the_event_still_stands(mac: FakeMac) -> None:
+    mac.answer("osascript", {"out": "Work\n2\n"}, {"out": "Work\n"})
+    invitees = ["a@example.com", "b@example.com", "c@example.com"]
+    some = mac.run_task("create_calendar_event", "Sync", "2026-03-02T10:00", "", "", invitees, "", "Work")
+    assert ok(some) == ("Created event 'Sync' on Mon 2026-03-02 10:00-11:00 in calendar 'Work'; added b@example.com "
+                        "as attendees: open the event in Calendar to send the invitations; could not add "
+                        "a@example.com, c@example.com as attendees: add them to the event in Calendar")
+    none = mac.run_task("create_calendar_event", "Sync", "2026-03-02T10:00", "", "", invitees[:1], "", "Work")
+    assert ok(none) == ("Created event 'Sync' on Mon 2026-03-02 10:00-11:00 in calendar 'Work'; could not add "
+                        "a@example.com as attendees: add them to the event in Calendar")
+
+
+def test_each_attendee_is_tried_alone_and_the_event_is_read_back() -> None:
+    text = script("calendar_create_event")
+    make_event = text.index("make new event")
+    attempt = text.index("\t\ttry\n\t\t\ttell application \"Calendar\" to tell newEvent to make new attendee")
+    read_back = text.index("set held to email of every attendee of newEvent")
+    assert make_event < attempt < read_back
+    assert "end try" in text[attempt:read_back]
 
 
 def test_unknown_calendar_lists_the_real_ones(mac: FakeMac) -> None:
@@ -287,23 +360,53 @@ def test_missing_attachment_is_refused_before_mail_is_touched(mac: FakeMac, tmp_
     assert mac.calls() == []
 
 
-def test_reply_acts_on_the_selected_message(mac: FakeMac) -> None:
-    mac.answer("osascript", {"out": "Re: Budget\n"})
-    out = ok(mac.run_task("reply_to_email", ["cc@example.com"], "Sounds good", []))
-    assert out == "Opened a reply 'Re: Budget' in Mail; it is not sent"
-    assert ran(mac.calls("osascript")[0], "mail_reply") == ["Sounds good", "1", "cc@example.com", "0"]
+ANA = "Ana Diaz <ana@example.com>"
+
+
+def test_reply_acts_on_the_selected_message_and_puts_the_text_on_the_clipboard(mac: FakeMac, tmp_path: Path) -> None:
+    sheet = tmp_path / "budget.xlsx"
+    sheet.write_bytes(b"PK")
+    mac.answer("osascript", {"out": f"selected\n{ANA}\nRe: Budget\n"})
+    out = ok(mac.run_task("reply_to_email", ["cc@example.com"], "Sounds good", [str(sheet)]))
+    assert out == (f"Opened Mail's reply 'Re: Budget' of the selected message (from {ANA}), cc cc@example.com, "
+                   "attaching budget.xlsx; it is not sent; your text is on the clipboard, not in the reply: "
+                   "paste it in (Cmd-V)")
+    assert ran(mac.calls("osascript")[0], "mail_reply") == ["Sounds good", "1", "cc@example.com", "1", str(sheet)]
+    # with no text nothing is said to be on the clipboard
+    assert "clipboard" not in ok(mac.run_task("reply_to_email", [], "", []))
+
+
+def test_reply_and_forward_never_claim_text_mail_could_have_dropped() -> None:
+    for name in ("mail_reply", "mail_forward"):
+        text = script(name)
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        assert "set content" not in code, name  # Mail ignores it with the window open, or drops its quote
+        assert " with opening window" in code, name  # Mail's own draft: threading, quote, signature
+        opened = code.index(" with opening window")
+        assert code.index('if theText is not "" then set the clipboard to theText') > opened, name
+
+
+def test_reply_falls_back_to_the_newest_message_in_the_inbox(mac: FakeMac) -> None:
+    mac.answer("osascript", {"out": f"newest\n{ANA}\nRe: Lunch\n"})
+    assert ok(mac.run_task("reply_to_email", [], "", [])) == (
+        f"Opened Mail's reply 'Re: Lunch' of the newest message in the inbox (from {ANA}); it is not sent")
+    for name in ("mail_reply", "mail_forward"):
+        text = script(name)
+        selection = text.index("set theSelection to selection")
+        assert selection < text.index("every message of inbox whose date received > cutoff"), name
 
 
 def test_reply_with_nothing_selected(mac: FakeMac) -> None:
     mac.answer("osascript", failure(4104, "no message selected"))
     assert mac.run_task("reply_to_email", [], "ok", []).error == (
-        "no message is selected in Mail: select one, then ask again")
+        "no message is selected in Mail and its inbox has none from the last week: select one, then ask again")
 
 
 def test_forward(mac: FakeMac) -> None:
-    mac.answer("osascript", {"out": "Fwd: Budget\n"})
+    mac.answer("osascript", {"out": f"selected\n{ANA}\nFwd: Budget\n"})
     out = ok(mac.run_task("forward_email", ["x@example.com"], [], "FYI", []))
-    assert out == "Opened a forward 'Fwd: Budget' to x@example.com in Mail; it is not sent"
+    assert out == (f"Opened Mail's forward 'Fwd: Budget' of the selected message (from {ANA}), to x@example.com; "
+                   "it is not sent; your text is on the clipboard, not in the forward: paste it in (Cmd-V)")
     assert ran(mac.calls("osascript")[0], "mail_forward") == ["FYI", "1", "x@example.com", "0", "0"]
 
 
@@ -355,6 +458,34 @@ def test_append_to_an_existing_note(mac: FakeMac) -> None:
     assert ok(mac.run_task("append_note_content", "Ideas", "more", "")) == "Appended to note 'Ideas' in Notes"
 
 
+def test_append_refuses_a_note_with_attachments_or_a_password(mac: FakeMac) -> None:
+    mac.answer("osascript", failure(4105, "attachments"))
+    assert mac.run_task("append_note_content", "Trip", "more", "").error == (
+        "note 'Trip' has images or attachments, which Notes drops when a script appends to a note; nothing was "
+        "changed: add the text in Notes")
+    mac.answer("osascript", failure(4106, "locked"))
+    assert mac.run_task("append_note_content", "Bank", "more", "").error == (
+        "note 'Bank' is locked with a password, and a script cannot change it; nothing was changed: add the "
+        "text in Notes")
+    text = script("notes_append")
+    write = text.index("set body of theNote")
+    assert text.index("if password protected of theNote then error") < write
+    assert text.index("if (count of attachments of theNote) > 0 then error") < write
+
+
+@pytest.mark.parametrize("name", ["notes_open", "notes_names", "notes_append", "notes_create"])
+def test_notes_are_looked_up_folder_by_folder_skipping_the_trash(name: str) -> None:
+    code = "\n".join(line for line in script(name).splitlines() if not line.lstrip().startswith("--"))
+    # Asked for every note (or every folder) at once, Notes includes Recently Deleted.
+    assert not re.search(r"every note whose|every note\)?$|every folder whose", code, re.MULTILINE), name
+    assert "my foldersNamed(" in code and "on liveFolders()" in code, name
+    trash = code[code.index("on liveFolders()"):code.index("end liveFolders")]
+    # top level, not the default folder, and named as Notes names its trash in this language
+    assert "if containerID is accountID then" in trash
+    assert "(folderID is not defaultID) and (trashNames contains folderName)" in trash
+    assert 'localized string "Recently Deleted" in bundle' in code
+
+
 # --- Reminders -------------------------------------------------------------------------------
 
 
@@ -376,6 +507,17 @@ def test_all_day_reminder_and_no_due_date(mac: FakeMac) -> None:
     assert ran(mac.calls("osascript")[1], "reminders_create")[3:6] == ["9", "0", "0"]
 
 
+def test_a_reminder_is_made_by_one_make_with_every_property() -> None:
+    code = "\n".join(line for line in script("reminders_create").splitlines() if not line.lstrip().startswith("--"))
+    assert code.count("make new reminder") == 1
+    assert "make new reminder at end of reminders of theList with properties theProperties" in code
+    for late in ("set body of", "set due date of", "set allday due date of", "set priority of"):
+        assert late not in code  # a failure after the make would leave a half-made reminder
+    for field in ("{name:theName, priority:thePriority}", "{body:theNotes}", "{allday due date:dueDate}",
+                  "{due date:dueDate}"):
+        assert field in code
+
+
 def test_bad_priority_and_unknown_list(mac: FakeMac) -> None:
     assert "priority must be from 0" in mac.run_task("create_reminder", "x", "", "", "", 12, False).error
     mac.answer("osascript", failure(4103, "Reminders\nErrands"))
@@ -389,7 +531,7 @@ def test_bad_priority_and_unknown_list(mac: FakeMac) -> None:
 def test_maps_search_url_is_encoded_and_opened(mac: FakeMac) -> None:
     out = ok(mac.run_task("maps_open_location", "Café & Bar, 5/7 Rue #1"))
     assert out == "https://maps.apple.com/?q=Caf%C3%A9%20%26%20Bar%2C%205%2F7%20Rue%20%231"
-    assert mac.calls("open")[0]["argv"] == [out]
+    assert mac.calls("open")[0]["argv"] == ["-a", "Maps", out]  # the Maps app, not the default browser
     assert mac.calls("osascript") == []
 
 
@@ -398,7 +540,7 @@ def test_maps_directions(mac: FakeMac) -> None:
     assert walk == "https://maps.apple.com/?saddr=Home&daddr=Central%20Park&dirflg=w"
     here = ok(mac.run_task("maps_show_directions", "", "SFO", "r"))
     assert here == "https://maps.apple.com/?daddr=SFO&dirflg=r"
-    assert [c["argv"] for c in mac.calls("open")] == [[walk], [here]]
+    assert [c["argv"] for c in mac.calls("open")] == [["-a", "Maps", walk], ["-a", "Maps", here]]
     assert "transport must be" in mac.run_task("maps_show_directions", "", "SFO", "rocket").error
 
 
@@ -439,6 +581,14 @@ def test_spotlight_query_escapes_quotes_backslashes_and_wildcards(mac: FakeMac) 
     assert "Spotlight found no file" in mac.run_task("open_and_get_file_path", 'a"b\\c*').error
     assert mac.calls("mdfind")[0]["argv"][-1] == (
         'kMDItemFSName == "a\\"b\\\\c\\*"cd || kMDItemFSName == "a\\"b\\\\c\\*.*"cd')
+
+
+def test_spotlight_query_escapes_an_apostrophe(mac: FakeMac) -> None:
+    path = str(Path.home() / "Documents" / "Bob's notes.txt")
+    mac.answer("mdfind", {"out": f"{path}\0"})
+    assert ok(mac.run_task("open_and_get_file_path", "Bob's notes")) == path
+    assert mac.calls("mdfind")[0]["argv"][-1] == (
+        'kMDItemFSName == "Bob\\\'s notes"cd || kMDItemFSName == "Bob\\\'s notes.*"cd')
 
 
 def test_summarize_pdf_uses_the_shared_summary(mac: FakeMac, tmp_path: Path) -> None:
@@ -506,7 +656,7 @@ def _arrived(mac: FakeMac, tool: str, v: str) -> None:
                                      "reply_to_email": 2, "create_reminder": 3}.get(tool, 1)
     elif tool.startswith("maps"):
         [call] = mac.calls("open")
-        query = parse_qs(urlsplit(call["argv"][0]).query)
+        query = parse_qs(urlsplit(call["argv"][-1]).query)
         assert query.get("q", query.get("saddr")) == [v]
     else:
         [call] = mac.calls("mdfind")

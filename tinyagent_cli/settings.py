@@ -88,6 +88,7 @@ class Config:
     writer_model: str = ""  # a model for summaries; empty: extractive summary
     backend: str = "auto"
     timeout: float = 30.0
+    osascript_timeout: float = 120.0  # one macOS app's answer: a first call waits on the permission dialog
     confirm_read_only: bool = False
     replan_limit: int = 1
     examples_k: int = 2  # solved examples in the prompt; 2 planned best with Gemma 270M (dev set)

@@ -2,9 +2,10 @@
 
 Contacts, Calendar, Mail, Notes and Reminders are driven by the pack's static
 AppleScript files (``osascript.run_script``: data only in argv, dates as numbers, lists as
-a count then the items). Maps and Messages open URLs with ``open``; files are found by
-Spotlight (``mdfind``). Mail and Messages only ever open drafts the person can see and
-send themselves. PDF summaries and Zoom links are shared with the portable backend.
+a count then the items). Maps and Messages open URLs with ``open`` (Maps' in the Maps app,
+not a browser); files are found by Spotlight (``mdfind``). Mail and Messages only ever open
+drafts the person can see and send themselves. PDF summaries and Zoom links are shared with
+the portable backend.
 
 Names a person says ("Sarah", "shopping list") are tried exactly first; on "not found"
 the script lists the real names and ``matching.best_match`` picks one.
@@ -25,7 +26,18 @@ from ..errors import ToolError
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
 from .matching import best_match
-from .osascript import NO_SUCH_CONTAINER, NO_VALUE, NOT_FOUND, ScriptError, macos_program, reject_nul, run_script
+from .osascript import (
+    HAS_ATTACHMENTS,
+    LOCKED,
+    NO_SUCH_CONTAINER,
+    NO_VALUE,
+    NOT_FOUND,
+    READ_ONLY,
+    ScriptError,
+    macos_program,
+    reject_nul,
+    run_script,
+)
 
 T = TypeVar("T")
 
@@ -87,14 +99,19 @@ def _date_parts(when: datetime) -> list[str]:
 
 
 @contextmanager
-def _named(app: str, kind: str, name: str) -> Iterator[None]:
-    """Turn a script's "no such calendar/list/folder" into a message listing the real ones."""
+def _named(app: str, kind: str, name: str, creating: bool = False) -> Iterator[None]:
+    """Turn "no such calendar/list/folder" into a message listing the real ones; when
+    ``creating`` in it, a read-only one's refusal into a message naming it."""
     try:
         yield
     except ScriptError as exc:
-        if exc.number != NO_SUCH_CONTAINER:
-            raise
-        raise ToolError(f"{app} has no {kind} named {name!r}; it has: {', '.join(exc.names) or 'none'}") from None
+        if exc.number == NO_SUCH_CONTAINER:
+            raise ToolError(f"{app} has no {kind} named {name!r}; it has: {', '.join(exc.names) or 'none'}") from None
+        if creating and exc.number in READ_ONLY:
+            which = f"{kind} {name!r}" if name else f"default {kind}"
+            raise ToolError(f"the {which} in {app} is read-only (subscribed, or shared with you to read), so "
+                            f"nothing was created; name a {kind} you can edit") from None
+        raise
 
 
 def _exact_then_fuzzy(query: str, attempt: Callable[[str], T], names: Callable[[], list[str]]) -> tuple[str, T] | None:
@@ -112,9 +129,11 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def _open(ctx: ToolContext, target: str) -> None:
-    """``open`` a URL or an absolute path (neither can start with "-", so none is read as an option)."""
-    proc = ctx.run([macos_program("open"), target], timeout=ctx.settings.config.timeout)
+def _open(ctx: ToolContext, target: str, app: str = "") -> None:
+    """``open`` a URL or an absolute path (neither can start with "-", so none is read as an option),
+    with ``app`` if given, else with the default handler."""
+    using = ["-a", app] if app else []
+    proc = ctx.run([macos_program("open"), *using, target], timeout=ctx.settings.config.timeout)
     if proc.returncode != 0:
         reason = _lines(proc.stderr)[-1] if _lines(proc.stderr) else f"exit status {proc.returncode}"
         raise ToolError(f"could not open {target}: {reason}")
@@ -173,19 +192,26 @@ def create_calendar_event(
     calendar = _text("calendar", calendar).strip()
     args = [title, calendar, _text("location", location), _text("notes", notes),
             *_date_parts(start), *_date_parts(end), *_counted(attendees)]
-    with _named("Calendar", "calendar", calendar):
-        used = run_script(ctx, "calendar_create_event", args, app="Calendar", what="writable calendar")
+    with _named("Calendar", "calendar", calendar, creating=True):
+        out = run_script(ctx, "calendar_create_event", args, app="Calendar", what="writable calendar")
+    used, *held = out.split("\n")  # the calendar, then the positions of the invitees the event holds
+    added = [a for i, a in enumerate(attendees, 1) if str(i) in held]
+    missed = [a for i, a in enumerate(attendees, 1) if str(i) not in held]
     span = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %Y-%m-%d %H:%M}"
-    inviting = f", inviting {', '.join(attendees)}" if attendees else ""
-    return f"Created event {title!r} on {start:%a %Y-%m-%d %H:%M}-{span} in calendar {used!r}{inviting}"
+    answer = f"Created event {title!r} on {start:%a %Y-%m-%d %H:%M}-{span} in calendar {used!r}"
+    if added:  # scripting adds attendees but sends no invitation
+        answer += f"; added {', '.join(added)} as attendees: open the event in Calendar to send the invitations"
+    if missed:  # the event stands either way: a retry would only duplicate it
+        answer += f"; could not add {', '.join(missed)} as attendees: add them to the event in Calendar"
+    return answer
 
 
 # --- Files -----------------------------------------------------------------------------------
 
 
 def _spotlight_escape(text: str) -> str:
-    """Text for inside a quoted Spotlight query value: backslash, quote and the * wildcard escaped."""
-    return re.sub(r'([\\"*])', r"\\\1", text)
+    """Text for inside a quoted Spotlight query value: backslash, both quotes and the * wildcard escaped."""
+    return re.sub(r"""([\\"'*])""", r"\\\1", text)
 
 
 def _mdfind(ctx: ToolContext, *query: str) -> list[str]:
@@ -264,20 +290,37 @@ def compose_new_email(
     return f"Opened a draft {subject!r} to {', '.join(to) or 'no one yet'} in Mail; it is not sent"
 
 
+def _drafted(kind: str, out: str, text: str, to: list[str], cc: list[str], files: list[str]) -> str:
+    """What mail_reply/mail_forward did, from their three lines: how the original was chosen,
+    its sender, the draft's subject. The text is on the clipboard, never claimed to be in the draft."""
+    how, sender, subject = (out.split("\n", 2) + ["", ""])[:3]
+    original = "the newest message in the inbox" if how == "newest" else "the selected message"
+    answer = f"Opened Mail's {kind} {subject!r} of {original}" + (f" (from {sender})" if sender else "")
+    if to:
+        answer += f", to {', '.join(to)}"
+    if cc:
+        answer += f", cc {', '.join(cc)}"
+    if files:
+        answer += f", attaching {', '.join(Path(f).name for f in files)}"
+    answer += "; it is not sent"
+    if text:
+        answer += f"; your text is on the clipboard, not in the {kind}: paste it in (Cmd-V)"
+    return answer
+
+
 def reply_to_email(ctx: ToolContext, cc: list[str], context: str, attachments: list[str]) -> str:
-    args = [_text("context", context), *_counted(_items("cc", cc)), *_counted(_attachments(attachments))]
-    subject = run_script(ctx, "mail_reply", args, app="Mail")
-    return f"Opened a reply {subject!r} in Mail; it is not sent"
+    text, copies, files = _text("context", context), _items("cc", cc), _attachments(attachments)
+    out = run_script(ctx, "mail_reply", [text, *_counted(copies), *_counted(files)], app="Mail")
+    return _drafted("reply", out, text, [], copies, files)
 
 
 def forward_email(
     ctx: ToolContext, recipients: list[str], cc: list[str], context: str, attachments: list[str]
 ) -> str:
-    to = _items("recipients", recipients)
-    args = [_text("context", context), *_counted(to), *_counted(_items("cc", cc)),
-            *_counted(_attachments(attachments))]
-    subject = run_script(ctx, "mail_forward", args, app="Mail")
-    return f"Opened a forward {subject!r} to {', '.join(to) or 'no one yet'} in Mail; it is not sent"
+    text, to = _text("context", context), _items("recipients", recipients)
+    copies, files = _items("cc", cc), _attachments(attachments)
+    out = run_script(ctx, "mail_forward", [text, *_counted(to), *_counted(copies), *_counted(files)], app="Mail")
+    return _drafted("forward", out, text, to, copies, files)
 
 
 # --- Maps ------------------------------------------------------------------------------------
@@ -289,7 +332,7 @@ def _maps_url(params: dict[str, str]) -> str:
 
 def maps_open_location(ctx: ToolContext, location: str) -> str:
     url = _maps_url({"q": _required("location", location)})
-    _open(ctx, url)
+    _open(ctx, url, "Maps")  # a plain `open` hands maps.apple.com to the default browser
     return url
 
 
@@ -302,7 +345,7 @@ def maps_show_directions(ctx: ToolContext, start_location: str, end_location: st
     if start:  # no saddr: Maps starts from the current location
         params = {"saddr": start, **params}
     url = _maps_url(params)
-    _open(ctx, url)
+    _open(ctx, url, "Maps")
     return url
 
 
@@ -355,8 +398,17 @@ def append_note_content(ctx: ToolContext, name: str, content: str, folder: str) 
     addition = _text_html(_text("content", content))
 
     def append(which: str, start: str = "") -> str:
-        return run_script(ctx, "notes_append", [which, addition, folder, start], app="Notes",
-                          what=f"note named {which!r}")
+        try:
+            return run_script(ctx, "notes_append", [which, addition, folder, start], app="Notes",
+                              what=f"note named {which!r}")
+        except ScriptError as exc:
+            if exc.number == HAS_ATTACHMENTS:
+                raise ToolError(f"note {which!r} has images or attachments, which Notes drops when a script "
+                                "appends to a note; nothing was changed: add the text in Notes") from None
+            if exc.number == LOCKED:
+                raise ToolError(f"note {which!r} is locked with a password, and a script cannot change it; "
+                                "nothing was changed: add the text in Notes") from None
+            raise
 
     with _named("Notes", "folder", folder):
         found = _exact_then_fuzzy(title, append, _note_names(ctx, folder))
@@ -384,7 +436,7 @@ def create_reminder(
     whole_day = bool(all_day) and due is not None
     args = [title, _text("notes", notes), list_name, str(level), "1" if due else "0", "1" if whole_day else "0",
             *(_date_parts(due) if due else ["0"] * 5)]
-    with _named("Reminders", "list", list_name):
+    with _named("Reminders", "list", list_name, creating=True):
         used = run_script(ctx, "reminders_create", args, app="Reminders")
     when = ""
     if due is not None:

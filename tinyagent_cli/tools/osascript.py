@@ -7,14 +7,15 @@ script's ``on run argv`` as a list of strings and never become source.
 
 Failures are read from the number osascript prints at the end of stderr
 (``execution error: ... (-1743)``), not from its text, which macOS localises. Our own
-scripts signal what they could not find with ``error "..." number 41xx`` (the numbers
-below, documented at the top of each script).
+scripts signal what they could not find or refused to do with ``error "..." number 41xx``
+(the numbers below, documented at the top of each script).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,9 @@ SCRIPTS_DIR = "macos"  # inside the pack folder
 NOT_FOUND = 4101  # nothing has the name asked for
 NO_VALUE = 4102  # found, but it lacks the value asked for (a contact without a phone)
 NO_SUCH_CONTAINER = 4103  # no calendar/list/folder of that name; the message lists the real ones
-NOTHING_SELECTED = 4104  # reply/forward with no message selected in Mail
+NOTHING_SELECTED = 4104  # reply/forward with no message selected in Mail and none new in the inbox
+HAS_ATTACHMENTS = 4105  # appending would drop the note's attachments: refused, nothing changed
+LOCKED = 4106  # the note is password protected: refused, nothing changed
 
 # Numbers macOS raises that we explain.
 NOT_AUTHORISED = frozenset({-1743, -1744})  # errAEEventNotPermitted, errAEEventWouldRequireUserConsent
@@ -36,6 +39,7 @@ FILE_NOT_FOUND = -43
 USER_CANCELLED = -128
 APP_GONE = frozenset({-600, -609})  # procNotFound, connectionInvalid
 EVENT_TIMED_OUT = -1712
+READ_ONLY = frozenset({-10003, -10004})  # errAEWriteDenied, errAEPrivilegeError: a read-only calendar or list
 
 # macOS limits argv and environment together to 1 MiB (ARG_MAX); stay clear of it.
 MAX_ARGV_BYTES = 900_000
@@ -56,6 +60,17 @@ class ScriptError(ToolError):
     def names(self) -> list[str]:
         """For NO_SUCH_CONTAINER: the names that do exist."""
         return [line for line in self.detail.splitlines() if line.strip()]
+
+
+class NoAnswer(ScriptError):
+    """The app did not answer in time: often macOS waiting on its permission dialog."""
+
+    def __init__(self, app: str, waited: str, number: int | None = None) -> None:
+        super().__init__(
+            f"{app} did not answer {waited}: macOS may be waiting for you to answer its permission dialog "
+            f"(the first request to each app asks), or a dialog is open in {app}; answer it, then ask again",
+            number,
+        )
 
 
 class NotAuthorised(ToolUnavailable):
@@ -109,7 +124,16 @@ def run_script(ctx: ToolContext, name: str, args: Sequence[str], *, app: str, wh
     if size > MAX_ARGV_BYTES:
         raise ToolError(f"the text for {app} is too long ({size:,} bytes; macOS passes at most about 1 MB)")
     source = script_source(ctx.pack_dir, name)
-    proc = ctx.run([macos_program("osascript"), "-", *args], input=source, timeout=ctx.settings.config.timeout)
+    limit = ctx.settings.config.osascript_timeout
+    started = time.monotonic()
+    try:
+        proc = ctx.run([macos_program("osascript"), "-", *args], input=source, timeout=limit)
+    except ToolUnavailable:
+        raise
+    except ToolError:
+        if ctx.cancel.is_set() or time.monotonic() - started < limit:
+            raise  # cancelled, or osascript could not start
+        raise NoAnswer(app, f"within {limit:g} s (osascript_timeout in config)") from None
     if proc.returncode != 0:
         raise _failure(proc.stderr, app=app, what=what)
     out = proc.stdout
@@ -129,11 +153,16 @@ def _failure(stderr: str, *, app: str, what: str) -> ToolError:
     number, message = parse_error(stderr)
     if number in NOT_AUTHORISED:
         return NotAuthorised(app)
-    if number == NOT_FOUND or number in CANNOT_GET:
-        text = f"{app} has no {what}" if what else f"{app} could not find what was asked ({message})"
-        return ScriptError(text, number, message)
+    if what and (number == NOT_FOUND or number in CANNOT_GET):
+        return ScriptError(f"{app} has no {what}", number, message)
+    if number in CANNOT_GET:  # outside a lookup it is not "not found": the app lacked something the script used
+        return ScriptError(f"{app} could not get something the request needs: {message} ({number})", number, message)
+    if number in READ_ONLY:
+        return ScriptError(f"{app} did not allow the change: it is read-only there ({message}, {number}); "
+                           "choose one you can edit", number, message)
     if number == NOTHING_SELECTED:
-        return ScriptError(f"no message is selected in {app}: select one, then ask again", number, message)
+        return ScriptError(f"no message is selected in {app} and its inbox has none from the last week: "
+                           "select one, then ask again", number, message)
     if number == FILE_NOT_FOUND:
         return ScriptError(f"{app} could not find a file ({message})", number, message)
     if number == USER_CANCELLED:
@@ -141,7 +170,7 @@ def _failure(stderr: str, *, app: str, what: str) -> ToolError:
     if number in APP_GONE:
         return ScriptError(f"{app} is not running or quit while answering; open it and try again", number, message)
     if number == EVENT_TIMED_OUT:
-        return ScriptError(f"{app} did not answer in time: is a dialog open in it?", number, message)
+        return NoAnswer(app, "in time (-1712)", number)
     if number is None:
         return ScriptError(f"osascript failed: {message or 'no error message'}")
     return ScriptError(f"{app}: {message} ({number})", number, message)

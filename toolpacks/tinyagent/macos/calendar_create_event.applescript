@@ -5,7 +5,8 @@
 --   10-14 end as numbers: year, month, day, hour, minute,
 --   15 the number N of invitees, then N email addresses (added as attendees).
 -- Dates are built from numbers, never from date "..." text, which depends on the locale.
--- Returns the name of the calendar the event went into.
+-- Returns the name of the calendar the event went into, then one line for each invitee the
+-- event really holds as an attendee: that invitee's position (1 to N) in argv's list.
 -- Errors: number 4103 when the named calendar does not exist (message: every calendar's
 -- name, one per line); 4101 when no calendar is writable.
 on run argv
@@ -44,11 +45,28 @@ on run argv
 
 	tell application "Calendar"
 		set newEvent to make new event at end of events of theCalendar with properties {summary:theTitle, start date:startDate, end date:endDate, location:theLocation, description:theNotes}
-		repeat with anAddress in invitees
-			tell newEvent to make new attendee at end of attendees with properties {email:(contents of anAddress)}
-		end repeat
-		return name of theCalendar
+		set usedName to name of theCalendar
 	end tell
+
+	-- The dictionary makes an attendee's email read-only and scripting sends no invitations;
+	-- on some macOS versions adding one fails. Each is tried alone, so a failure never
+	-- undoes the event (a retry would duplicate it), and the event is read back to report
+	-- only the attendees it really holds.
+	repeat with anAddress in invitees
+		try
+			tell application "Calendar" to tell newEvent to make new attendee at end of attendees with properties {email:(contents of anAddress)}
+		end try
+	end repeat
+	set held to {}
+	try
+		tell application "Calendar" to set held to email of every attendee of newEvent
+	end try
+	set theLines to {usedName}
+	repeat with k from 1 to count of invitees
+		if held contains (item k of invitees) then set end of theLines to k as text
+	end repeat
+	set AppleScript's text item delimiters to linefeed
+	return theLines as text
 end run
 
 -- A date from {year, month, day, hour, minute} given as digit strings. The day is set to 1

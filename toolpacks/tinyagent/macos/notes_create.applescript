@@ -1,7 +1,8 @@
 -- tinyagent: create a note in Notes.
 -- Run as: osascript - BODY FOLDER. This file is sent verbatim; data only ever arrives in argv.
 --   BODY    the note as HTML, its title as the first line (Notes names a note by its first line)
---   FOLDER  the folder's name (empty: the default folder of the default account)
+--   FOLDER  the folder's name (empty: the default folder of the default account); never the
+--           trash (Recently Deleted)
 -- Returns the name of the folder the note went into.
 -- Errors: number 4103 when the folder does not exist (message: every folder's name, one per line).
 on run argv
@@ -10,7 +11,7 @@ on run argv
 	if folderName is "" then
 		tell application "Notes" to set theFolder to default folder of default account
 	else
-		set theFolder to my findFolder(folderName)
+		set theFolder to item 1 of my foldersNamed(folderName)
 	end if
 	tell application "Notes"
 		make new note at theFolder with properties {body:theBody}
@@ -18,11 +19,70 @@ on run argv
 	end tell
 end run
 
--- The folder with this name; error 4103 listing every folder name (one per line) if none.
-on findFolder(folderName)
-	tell application "Notes" to set found to every folder whose name is folderName
-	if (count of found) > 0 then return item 1 of found
-	tell application "Notes" to set folderNames to name of every folder
+-- The folders to look in: those named FOLDER (empty: every folder), from liveFolders().
+-- Error 4103 listing the live folders' names (one per line) when none has that name.
+on foldersNamed(folderName)
+	set theFolders to my liveFolders()
+	if folderName is "" then return theFolders
+	set found to {}
+	set folderNames to {}
+	repeat with aFolder in theFolders
+		tell application "Notes" to set aName to name of aFolder
+		if aName is folderName then set end of found to contents of aFolder
+		set end of folderNames to aName
+	end repeat
+	if found is not {} then return found
 	set AppleScript's text item delimiters to linefeed
 	error (folderNames as text) number 4103
-end findFolder
+end foldersNamed
+
+-- Every folder of every account, subfolders included, except each account's trash
+-- ("Recently Deleted"): asked for every note, Notes includes the deleted ones.
+on liveFolders()
+	set trashNames to my trashNames()
+	set found to {}
+	tell application "Notes" to set theAccounts to every account
+	repeat with anAccount in theAccounts
+		tell application "Notes"
+			set accountID to id of anAccount
+			set defaultID to id of default folder of anAccount
+			set topFolders to every folder of anAccount
+		end tell
+		repeat with aFolder in topFolders
+			-- the container is read into a variable first: Notes fails on "id of container of"
+			tell application "Notes"
+				set theContainer to container of aFolder
+				set containerID to id of theContainer
+				set folderID to id of aFolder
+				set folderName to name of aFolder
+			end tell
+			if containerID is accountID then
+				set isTrash to (folderID is not defaultID) and (trashNames contains folderName)
+				if not isTrash then set found to found & my withSubfolders(contents of aFolder)
+			end if
+		end repeat
+	end repeat
+	return found
+end liveFolders
+
+-- Notes' dictionary marks no folder as the trash, and the trash's name follows the language.
+-- It is known here as a top-level folder, not the account's default one, named as Notes
+-- names its trash: in English, or in the person's language from Notes' own strings.
+on trashNames()
+	set theNames to {"Recently Deleted"}
+	try
+		set end of theNames to localized string "Recently Deleted" in bundle (POSIX file "/System/Library/PrivateFrameworks/NotesShared.framework")
+	end try
+	return theNames
+end trashNames
+
+-- A folder and, depth first, every folder inside it.
+on withSubfolders(theFolder)
+	set found to {theFolder}
+	tell application "Notes" to set children to every folder of theFolder
+	repeat with aChild in children
+		set found to found & my withSubfolders(contents of aChild)
+	end repeat
+	return found
+end withSubfolders
+

@@ -31,16 +31,17 @@ on run argv
 		set theList to item 1 of found
 	end if
 
+	-- One make with every property: setting them after creation could fail half-way and
+	-- leave a half-made reminder that a retry would duplicate.
 	tell application "Reminders"
-		set newReminder to make new reminder at end of reminders of theList with properties {name:theName, priority:thePriority}
-		if theNotes is not "" then set body of newReminder to theNotes
-		if hasDue then
-			if allDay then
-				set allday due date of newReminder to dueDate
-			else
-				set due date of newReminder to dueDate
-			end if
+		set theProperties to {name:theName, priority:thePriority}
+		if theNotes is not "" then set theProperties to theProperties & {body:theNotes}
+		if hasDue and allDay then
+			set theProperties to theProperties & {allday due date:dueDate}
+		else if hasDue then
+			set theProperties to theProperties & {due date:dueDate}
 		end if
+		make new reminder at end of reminders of theList with properties theProperties
 		return name of theList
 	end tell
 end run
