@@ -86,13 +86,17 @@ def _pack_dir(catalog: Catalog | None) -> Path:
 
 def _macos(settings: Settings, catalog: Catalog | None) -> list[Check]:
     from ..tools.context import ToolContext
-    from ..tools.osascript import NotAuthorised, macos_program, run_script
+    from ..tools.osascript import NoAnswer, NotAuthorised, macos_program, run_script
 
     try:
         where = macos_program("osascript")
     except ToolError as exc:
         return [Check("osascript", "fail", str(exc), "run with --backend portable, or set backend: portable in config")]
-    checks = [Check("osascript", "ok", where)]
+    checks = [Check("osascript", "ok", where),
+              Check("first use", "info", "the first request to each app makes macOS ask whether your terminal may "
+                                        "control it, and waits for your answer; a first Contacts or Reminders "
+                                        f"query can take 40 s. Each app gets {settings.config.osascript_timeout:g} s "
+                                        "(osascript_timeout in config)")]
     ctx = ToolContext(settings, _pack_dir(catalog))
     for app in PROBED_APPS:
         try:
@@ -101,6 +105,9 @@ def _macos(settings: Settings, catalog: Catalog | None) -> list[Check]:
             checks.append(Check(app, "fail", "automation not allowed (-1743)",
                                 f"System Settings > Privacy & Security > Automation: allow your terminal to "
                                 f"control {app}; or `tccutil reset AppleEvents` and run doctor again to be asked"))
+        except NoAnswer as exc:
+            checks.append(Check(app, "warn", str(exc), "answer the permission dialog (it may be behind other "
+                                                       "windows), then run doctor again"))
         except ToolError as exc:
             checks.append(Check(app, "warn", str(exc), f"open {app} once, then run doctor again"))
         else:
