@@ -482,7 +482,7 @@ def test_notes_are_looked_up_folder_by_folder_skipping_the_trash(name: str) -> N
     trash = code[code.index("on liveFolders()"):code.index("end liveFolders")]
     # top level, not the default folder, and named as Notes names its trash in this language
     assert "if containerID is accountID then" in trash
-    assert "(folderID is not defaultID) and (trashNames contains folderName)" in trash
+    assert "(folderID is not defaultID) and (trashTitles contains folderName)" in trash
     assert 'localized string "Recently Deleted" in bundle' in code
 
 

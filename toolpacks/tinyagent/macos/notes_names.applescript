@@ -6,7 +6,8 @@
 on run argv
 	set theNames to {}
 	repeat with aFolder in my foldersNamed(item 1 of argv)
-		tell application "Notes" to set theNames to theNames & (name of every note of aFolder)
+		set theFolder to contents of aFolder
+		tell application "Notes" to set theNames to theNames & (name of every note of theFolder)
 	end repeat
 	set AppleScript's text item delimiters to linefeed
 	set theText to theNames as text
@@ -22,8 +23,9 @@ on foldersNamed(folderName)
 	set found to {}
 	set folderNames to {}
 	repeat with aFolder in theFolders
-		tell application "Notes" to set aName to name of aFolder
-		if aName is folderName then set end of found to contents of aFolder
+		set theFolder to contents of aFolder
+		tell application "Notes" to set aName to name of theFolder
+		if aName is folderName then set end of found to theFolder
 		set end of folderNames to aName
 	end repeat
 	if found is not {} then return found
@@ -34,26 +36,28 @@ end foldersNamed
 -- Every folder of every account, subfolders included, except each account's trash
 -- ("Recently Deleted"): asked for every note, Notes includes the deleted ones.
 on liveFolders()
-	set trashNames to my trashNames()
+	set trashTitles to my trashNames()
 	set found to {}
 	tell application "Notes" to set theAccounts to every account
 	repeat with anAccount in theAccounts
+		set theAccount to contents of anAccount
 		tell application "Notes"
-			set accountID to id of anAccount
-			set defaultID to id of default folder of anAccount
-			set topFolders to every folder of anAccount
+			set accountID to id of theAccount
+			set defaultID to id of default folder of theAccount
+			set topFolders to every folder of theAccount
 		end tell
 		repeat with aFolder in topFolders
+			set theFolder to contents of aFolder
 			-- the container is read into a variable first: Notes fails on "id of container of"
 			tell application "Notes"
-				set theContainer to container of aFolder
+				set theContainer to container of theFolder
 				set containerID to id of theContainer
-				set folderID to id of aFolder
-				set folderName to name of aFolder
+				set folderID to id of theFolder
+				set folderName to name of theFolder
 			end tell
 			if containerID is accountID then
-				set isTrash to (folderID is not defaultID) and (trashNames contains folderName)
-				if not isTrash then set found to found & my withSubfolders(contents of aFolder)
+				set isTrash to (folderID is not defaultID) and (trashTitles contains folderName)
+				if not isTrash then set found to found & my withSubfolders(theFolder)
 			end if
 		end repeat
 	end repeat
@@ -74,8 +78,8 @@ end trashNames
 -- A folder and, depth first, every folder inside it.
 on withSubfolders(theFolder)
 	set found to {theFolder}
-	tell application "Notes" to set children to every folder of theFolder
-	repeat with aChild in children
+	tell application "Notes" to set theSubfolders to every folder of theFolder
+	repeat with aChild in theSubfolders
 		set found to found & my withSubfolders(contents of aChild)
 	end repeat
 	return found
@@ -84,7 +88,8 @@ end withSubfolders
 -- The first note named theName in theFolders, or missing value.
 on findNote(theName, theFolders)
 	repeat with aFolder in theFolders
-		tell application "Notes" to set found to every note of aFolder whose name is theName
+		set theFolder to contents of aFolder
+		tell application "Notes" to set found to every note of theFolder whose name is theName
 		if found is not {} then return item 1 of found
 	end repeat
 	return missing value
