@@ -186,19 +186,19 @@ def _parses(text: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_grammar_fixes_what_the_model_gets_wrong_alone(gemma) -> None:  # type: ignore[no-untyped-def]
-    """The control: the same greedy model and prompt, with and without the grammar."""
-    prompt = EXAMPLE.format(query="Text Bob Marley that I will be late")
-    right_sms = re.compile(r'\[[^\]]*\], "[^"]*"')  # send_sms(list[str], str)
-    free = "".join(gemma.stream(prompt, max_tokens=160))
-    free_sms = re.findall(r"^\d+\. send_sms\((.*)\)$", free, re.MULTILINE)
-    assert free_sms and not any(right_sms.fullmatch(args) for args in free_sms), free  # alone it gets them wrong
+def test_the_grammar_refuses_what_a_free_model_writes_wrong(gemma) -> None:  # type: ignore[no-untyped-def]
+    """What a small model gets wrong alone is refused token by token. Which mistake the free
+    model makes depends on the CPU's kernels, so none is asserted; what it writes under the
+    grammar is checked by test_real_generation_follows_the_grammar."""
     grammar = plan_grammar([TOOLS[n] for n in TOOL_NAMES])
-    constrained = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=160))
-    assert PLAN_SHAPE.fullmatch(constrained), constrained
-    sms = re.findall(r"^\d+\. send_sms\((.*)\)$", constrained, re.MULTILINE)
-    assert all(right_sms.fullmatch(args) for args in sms), constrained
-    _parses(constrained)
+    assert _accepts(gemma, grammar, '1. get_phone_number("Bob Marley")\n2. send_sms(["$1"], "I will be late")\n3. join()')
+    for wrong in ('1. send_sms("Bob Marley", "I will be late")',  # a str where the list goes
+                  '1. send_sms(["Bob"])',  # an argument short
+                  '1. text_bob("late")',  # no such tool
+                  '1. get_phone_number("$2")',  # a task that is not written yet
+                  '2. join()',  # numbering starts at 1
+                  '1. get_phone_number(name="Bob")'):  # positional only
+        assert not _accepts(gemma, grammar, wrong), wrong
 
 
 def _accepts(gemma, grammar: str, text: str) -> bool:  # type: ignore[no-untyped-def]

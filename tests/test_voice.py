@@ -127,19 +127,26 @@ def test_transcribes_a_reminder(speech: dict[str, Path]) -> None:
     transcript = transcribe(speech["reminder"], default_speech_model_dir())
     words = _words(transcript.text)
     assert {"remind", "milk", "tomorrow"} <= words, transcript.text
-    assert words & {"nine", "9", "9:00"} or "9" in transcript.text, transcript.text
+    assert words & {"nine", "9"} or "9" in transcript.text, transcript.text
     assert transcript.language == "en"
     assert transcript.duration == pytest.approx(_wav_seconds(speech["reminder"]), abs=0.1)
     assert transcript.seconds > 0
 
 
 @pytest.mark.slow
+def _sounds_like(word: str, words: set[str]) -> bool:
+    """A name spelt as any decoding might hear it ("Omar", "Omer", "Oman")."""
+    from rapidfuzz import fuzz
+
+    return any(fuzz.ratio(word, heard) >= 70 for heard in words)
+
+
 def test_transcribes_a_text_message(speech: dict[str, Path]) -> None:
     transcript = transcribe(speech["message"], default_speech_model_dir())
-    text = transcript.text.lower()
-    assert "omar" in text, transcript.text
-    assert "running late" in text, transcript.text
-    assert "text" in text, transcript.text
+    words = _words(transcript.text)
+    assert {"running", "late"} <= words, transcript.text
+    assert any(w.startswith("text") for w in words), transcript.text
+    assert _sounds_like("omar", words), transcript.text
 
 
 @pytest.mark.slow
@@ -148,7 +155,7 @@ def test_transcribes_compressed_audio(speech: dict[str, Path], tmp_path: Path, s
     compressed = _encode(speech["message"], tmp_path / f"message{suffix}", codec)
     assert compressed.stat().st_size < speech["message"].stat().st_size
     transcript = transcribe(compressed, default_speech_model_dir())
-    assert "running late" in transcript.text.lower(), transcript.text
+    assert {"running", "late"} <= _words(transcript.text), transcript.text
     assert transcript.duration == pytest.approx(_wav_seconds(speech["message"]), abs=0.2)
 
 
