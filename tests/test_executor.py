@@ -137,3 +137,13 @@ def test_side_effects_wait_for_the_gate_and_decline_cleanly(catalog, tmp_path):
 
 def test_substitute_leaves_other_dollars_alone():
     assert substitute(["$1", "cost $", "${2}x"], {1: "a", 2: "b"}) == ["a", "cost $", "bx"]
+
+
+def test_a_macos_task_waits_past_osascripts_own_limit(home):
+    """A first call can sit on macOS's permission dialog: osascript's limit, with its message
+    about that dialog, must come before the executor's plain "timed out"."""
+    write_config(home, "timeout: 30\nosascript_timeout: 90\n")
+    mac = Settings.load(backend="macos")
+    assert Executor(load_catalog(mac), mac).timeout > 90
+    portable = Settings.load(backend="portable")
+    assert Executor(load_catalog(portable), portable).timeout == 30

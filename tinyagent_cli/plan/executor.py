@@ -49,6 +49,10 @@ class Executor:
         self.catalog = catalog
         self.settings = settings
         self.timeout = settings.config.timeout
+        if catalog.backend == "macos":
+            # An app's first answer can wait on macOS's permission dialog; osascript's own
+            # limit (and its message about that dialog) must be reached before this one.
+            self.timeout = max(self.timeout, settings.config.osascript_timeout + 5)
         self.gate = gate
         self.on_update = on_update or (lambda _id: None)
         self.now = now
