@@ -95,7 +95,11 @@ def test_the_model_rows_come_from_the_registry_by_default(clean_env: Path) -> No
 
 
 def test_table_output(clean_env: Path) -> None:
-    code, text = doctor(Settings.load(backend="portable"), as_json=False)
+    settings = Settings.load(backend="portable")
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None, force_terminal=True)
+    code = doctor_command(settings, load_catalog(settings), console, False, model_rows=no_models)
+    text = out.getvalue()
     assert "how to fix" in text and "portable.contacts_dir" in text and "tinyagent contacts import" in text
     assert "No check failed" in text and code == 0
 

@@ -80,12 +80,13 @@ def test_defects_name_line_and_reason(catalog, text, line, reason):
     assert reason in str(err.value)
 
 
-def test_disabled_and_backend_tools_are_refused(home):
+def test_disabled_and_backend_tools_are_refused(home, tmp_path, monkeypatch):
     (home / "config" / "config.yaml").write_text("disabled_tools: [get_phone_number]\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kdeconnect-cli: the portable backend cannot text
     portable = load_catalog(Settings.load(backend="portable"))
     with pytest.raises(PlanError, match="disabled in config"):
         parse_plan('1. get_phone_number("a")\n2. join()', portable)
-    with pytest.raises(PlanError, match="not available on the portable backend"):
+    with pytest.raises(PlanError, match="cannot run on the portable backend here: kdeconnect-cli is not on PATH"):
         parse_plan('1. send_sms(["555"], "hi")\n2. join()', portable)
 
 

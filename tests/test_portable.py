@@ -565,7 +565,3 @@ def test_zoom_without_credentials_fails_with_the_fix(env: Env) -> None:
     error = env.fails('1. get_zoom_meeting_link("Sync", "tomorrow 3pm", 30, [])\n2. join()')
     assert "Zoom is not set up" in error and "ZOOM_CLIENT_ID" in error
 
-
-def test_send_sms_is_not_a_portable_tool(env: Env) -> None:
-    assert "send_sms" not in env.catalog.tools
-    assert not hasattr(portable, "send_sms")

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 HISTORY_FILENAME = "history.sqlite3"
 CONFIRMATIONS = ("auto", "yes", "no", "dry-run", "refused")
 BUSY_TIMEOUT = 1.0  # seconds to wait for another writer before giving up on logging this run
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+# Each brings a log from the version before it (index 0: a new file) to the next.
+_MIGRATIONS = (
+    """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -44,10 +46,12 @@ CREATE TABLE IF NOT EXISTS runs (
     timings TEXT NOT NULL,
     exit_code INTEGER NOT NULL
 )
-"""
+""",
+    "ALTER TABLE runs ADD COLUMN edited INTEGER NOT NULL DEFAULT 0",  # 2: the person edited the plan
+)
 _COLUMNS = (
     "id", "started_at", "query", "transcript", "model", "backend", "plan",
-    "confirmation", "results", "answer", "timings", "exit_code",
+    "confirmation", "results", "answer", "timings", "exit_code", "edited",
 )  # fmt: skip
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # SQLite's primary result codes (sqlite3 names them from 3.11)
 _PLAN_CALL = re.compile(r"^\s*\d+\.\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -75,6 +79,7 @@ class RunRecord:
     results: tuple[Mapping[str, Any], ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     transcript: str | None = None
+    edited: bool = False  # ``plan`` is the person's edit of the model's plan
     started_at: str = field(default_factory=utc_now)
     id: int | None = None
 
@@ -110,6 +115,7 @@ class RunRecord:
             answer=outcome.answer.text if outcome.answer else (outcome.error or ""),
             timings={k: round(v, 3) for k, v in outcome.timings.items()},
             exit_code=outcome.exit_code,
+            edited=outcome.edited,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -133,6 +139,7 @@ def _row_to_record(row: sqlite3.Row) -> RunRecord:
         answer=row["answer"],
         timings=json.loads(row["timings"]),
         exit_code=row["exit_code"],
+        edited=bool(row["edited"]),
     )
 
 
@@ -175,7 +182,10 @@ class HistoryLog:
                 conn.execute("PRAGMA journal_mode=WAL")
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 with conn:
-                    conn.execute(_SCHEMA)
+                    # IMMEDIATE: of two processes opening an old log, one migrates, the other waits and sees it done.
+                    conn.execute("BEGIN IMMEDIATE")
+                    for migration in _MIGRATIONS[conn.execute("PRAGMA user_version").fetchone()[0]:]:
+                        conn.execute(migration)
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             yield conn
 
@@ -217,6 +227,7 @@ class HistoryLog:
                     entry.answer,
                     json.dumps(dict(entry.timings)),
                     entry.exit_code,
+                    int(entry.edited),
                 ),
             )
             return int(cursor.lastrowid or 0)

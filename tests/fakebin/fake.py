@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in for macOS programs (osascript, mdfind, open) in tests; called through symlinks.
+"""A stand-in for programs (osascript, mdfind, open, kdeconnect-cli) in tests; called through symlinks.
 
 It appends what it received to the JSON-lines file named by FAKEBIN_LOG, one object a
 call: {"prog": name, "argv": [...], "stdin": text}. Its answer comes from FAKEBIN_ANSWERS,

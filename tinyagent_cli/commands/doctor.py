@@ -3,7 +3,8 @@
 Each check is one row: the backend in force, the config file, the tools, on macOS
 osascript and each app's automation permission (one harmless read through the same runner
 the tools use, so a refusal reads -1743 exactly as a tool would see it), Spotlight and
-``open``; on the portable backend its data folders; the models; Zoom credentials.
+``open``; on the portable backend its data folders and the KDE Connect phone texts go
+through; the models; Zoom credentials.
 Probing an app may start it, and the first probe of each makes macOS ask for access.
 """
 
@@ -145,7 +146,17 @@ def _portable(settings: Settings) -> list[Check]:
     checks.append(Check("portable.file_roots", "warn" if missing else "ok",
                         f"missing: {', '.join(missing)}" if missing else ", ".join(roots),
                         "set portable.file_roots in config" if missing else ""))
+    checks.append(_texting())
     return checks
+
+
+def _texting() -> Check:
+    from ..tools.portable import texting
+
+    found = texting()
+    if found.device:
+        return Check("texting", "ok", f"send_sms through KDE Connect device {found.device} ({found.program})")
+    return Check("texting", "warn", f"no send_sms: {found.problem}", found.fix)
 
 
 def _models(settings: Settings) -> list[Check]:
@@ -192,7 +203,7 @@ _MARKS = {"ok": "[green]ok[/]", "info": "[cyan]info[/]", "warn": "[yellow]warn[/
 def doctor_command(
     settings: Settings, catalog: Catalog | None, console: Console, as_json: bool, model_rows: ModelRows | None = None
 ) -> int:
-    """Print the checks (a table, or JSON); the exit code is 1 when any check failed."""
+    """Print the checks (a listing, or JSON); the exit code is 1 when any check failed."""
     checks = run_checks(settings, catalog, model_rows)
     failed = any(c.status == "fail" for c in checks)
     if as_json:
@@ -200,15 +211,12 @@ def doctor_command(
         console.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
         return EXIT_TASK_FAILED if failed else EXIT_OK
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("check", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("detail", overflow="fold")
-    table.add_column("how to fix", overflow="fold")
-    for c in checks:
-        table.add_row(escape(c.name), _MARKS[c.status], escape(c.detail), escape(c.fix))
-    console.print(table)
-    console.print("[red]Some checks failed.[/]" if failed else "[green]No check failed.[/]")
+    from ..ui.listing import Column, print_listing
+
+    columns = [Column("check"), Column("status"), Column("detail", long=True), Column("how to fix", long=True)]
+    print_listing(console, columns, [[escape(c.name), _MARKS[c.status], escape(c.detail), escape(c.fix)]
+                                     for c in checks])
+    if console.is_terminal:  # through a pipe, the rows only (the exit code says the rest)
+        console.print("[red]Some checks failed.[/]" if failed else "[green]No check failed.[/]")
     return EXIT_TASK_FAILED if failed else EXIT_OK

@@ -55,16 +55,11 @@ def list_command(settings: Settings, console: Console, as_json: bool = False, li
         note = "" if settings.config.log_history else " (log_history is off in the config)"
         console.print(f"No runs logged yet{note}.", markup=False)
         return
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("id", justify="right", style="bold")
-    table.add_column("when", no_wrap=True)
-    table.add_column("query", overflow="fold", ratio=3)
-    table.add_column("tools", overflow="fold", ratio=2, style="cyan")
-    table.add_column("status", no_wrap=True)
-    table.add_column("s", justify="right", no_wrap=True)
+    from ..ui.listing import Column, print_listing
+
+    rows = []
     for r in records:
         status = _status(r)
         style = "green" if status in ("ok", "dry run") else "red"
@@ -72,15 +67,13 @@ def list_command(settings: Settings, console: Console, as_json: bool = False, li
         if r.transcript is not None:
             query.append("(voice) ", style="dim")
         query.append(r.query)  # Text, not markup: a query may contain [brackets]
-        table.add_row(
-            str(r.id),
-            _when(r.started_at),
-            query,
-            Text(", ".join(r.tools) or "-"),
-            f"[{style}]{status}[/] ({r.exit_code})",
-            _seconds(r),
-        )
-    console.print(table)
+        tools = Text(", ".join(r.tools) or "-")
+        if r.edited:
+            tools.append(" (edited)", style="yellow")
+        rows.append([str(r.id), _when(r.started_at), query, tools, f"[{style}]{status}[/] ({r.exit_code})", _seconds(r)])
+    columns = [Column("id", right=True, style="bold"), Column("when"), Column("query", long=True),
+               Column("tools", long=True, style="cyan"), Column("status"), Column("s", right=True)]
+    print_listing(console, columns, rows)
 
 
 def show_command(settings: Settings, console: Console, run_id: int, as_json: bool = False) -> None:
@@ -101,7 +94,7 @@ def show_command(settings: Settings, console: Console, run_id: int, as_json: boo
     field("model", f"{record.model}  backend: {record.backend}")
     field("confirmation", record.confirmation)
     field("status", f"{_status(record)} (exit {record.exit_code})")
-    console.print("[bold]plan:[/]")
+    console.print("[bold]plan (edited before it ran):[/]" if record.edited else "[bold]plan:[/]")
     console.print(record.plan.rstrip() or "(none)", markup=False, highlight=False)
     if record.results:
         console.print("[bold]results:[/]")
@@ -118,4 +111,5 @@ def show_command(settings: Settings, console: Console, run_id: int, as_json: boo
             )
     field("answer", record.answer or "-")
     if record.timings:
-        field("timings", ", ".join(f"{k} {v:.2f}s" for k, v in record.timings.items()))
+        field("timings", ", ".join(f"{k} {v:.2f}s" if k.endswith("_s") else f"{k} {v:g}"  # prompt_tokens is a count
+                                   for k, v in record.timings.items()))

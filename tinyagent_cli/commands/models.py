@@ -79,17 +79,20 @@ def list_command(settings: Settings, console: Console, as_json: bool = False) ->
     if as_json:
         console.print(json.dumps(rows, indent=2), markup=False, highlight=False, soft_wrap=True)
         return
-    from rich.table import Table
+    from rich.markup import escape
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("name", "kind", "backend", "installed", "size", "where"):
-        table.add_column(column, overflow="fold" if column == "where" else "ellipsis")
+    from ..ui.listing import Column, print_listing
+
     labels = {"installed": "[green]yes[/]", "on_first_use": "[cyan]packaged[/]", "missing": "[dim]no[/]", "server": "server"}
-    for row in rows:
-        name = f"{row['name']} [bold]*[/]" if row["default"] else row["name"]
-        table.add_row(name, row["kind"], row["backend"], labels[row["status"]], _human(row["size"]), row["where"])
-    console.print(table)
-    console.print("[dim]* the configured default; packaged: ships with tinyagent, unpacked on first use[/]")
+    columns = [Column(name) for name in ("name", "kind", "backend", "installed", "size", "default")]
+    print_listing(console, [*columns, Column("where", long=True)], [
+        [escape(row["name"]), row["kind"], row["backend"], labels[row["status"]], _human(row["size"]),
+         "[bold]yes[/]" if row["default"] else "", escape(row["where"])]
+        for row in rows
+    ])
+    if console.is_terminal:
+        console.print("[dim]default: the planner or speech model in use (model, speech_model in config); "
+                      "packaged: ships with tinyagent, unpacked on first use[/]")
 
 
 def pull_command(settings: Settings, name: str, console: Console) -> None:

@@ -3,7 +3,8 @@
 Features are TF-IDF over word 1-2-grams and character 3-5-grams taken inside word
 boundaries (typos and inflections still share most character n-grams); each block is
 l2-normalised and scaled so a whole vector has unit length. One logistic regression per
-tool in the catalog (multi-label), trained on every pack's examples.jsonl. Thresholds are
+tool of the packs (multi-label), trained on every pack's examples.jsonl; a tool this
+machine cannot run is scored but never selected (``Selection.unavailable``). Thresholds are
 tuned per tool on out-of-fold scores where the folds split the examples by template, so
 the tuning sees phrasings the model did not train on; they favour recall, because a
 missing tool makes the plan impossible while an extra one only costs prompt tokens.
@@ -205,6 +206,8 @@ class Selection:
     thresholds: dict[str, float]
     hinted: tuple[str, ...] = ()  # in ``tools`` only because a selected tool's hints named them
     certain: tuple[str, ...] = ()  # selected tools scoring CERTAIN or more: the plan must use them
+    # Tools this machine cannot run that score CERTAIN or more: the request needs what is not here.
+    unavailable: tuple[str, ...] = ()
 
 
 def model_key(catalog: Catalog) -> str:
@@ -217,13 +220,14 @@ def model_key(catalog: Catalog) -> str:
             "backends": list(spec.backends),
             "after": list(spec.after),
         }
-        for spec in catalog.tools.values()
+        for spec in catalog.known.values()
     ]
     head = {
         "format": FORMAT_VERSION,
         "backend": catalog.backend,
         "disabled": sorted(catalog.disabled_tools),
         "tools": tools,
+        "here": list(catalog.tools),
     }
     digest = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
     for path in catalog.examples_files():
@@ -244,7 +248,8 @@ class InvalidModel(Exception):
 @dataclass(frozen=True, eq=False)
 class ToolRAG:
     key: str
-    tools: tuple[str, ...]  # catalog order
+    tools: tuple[str, ...]  # every tool of the packs (Catalog.known), catalog order
+    here: frozenset[str]  # those this machine can run: the only ones ever selected
     space: TfidfSpace
     weights: np.ndarray  # float32 (features, tools): rows gather fast for a sparse query
     intercept: np.ndarray  # float32 (tools,)
@@ -273,7 +278,8 @@ class ToolRAG:
         import numpy as np
 
         p = self.scores(query)
-        ratio = p / self.thresholds
+        here = np.array([t in self.here for t in self.tools])
+        ratio = np.where(here, p / self.thresholds, 0.0)
         chosen = [int(i) for i in np.argsort(-ratio, kind="stable") if ratio[i] >= 1.0]
         if not chosen:
             chosen = [int(np.argmax(ratio))]
@@ -291,6 +297,7 @@ class ToolRAG:
             thresholds={t: float(self.thresholds[i]) for i, t in enumerate(self.tools)},
             hinted=tuple(t for t in self.tools if t in hinted),
             certain=tuple(t for i, t in enumerate(self.tools) if t in names and p[i] >= CERTAIN),
+            unavailable=tuple(t for i, t in enumerate(self.tools) if not here[i] and p[i] >= CERTAIN),
         )
 
     # ---- training ------------------------------------------------------------------
@@ -320,23 +327,26 @@ class ToolRAG:
 
         progress = progress or _stderr
         started = time.perf_counter()
-        tools = tuple(catalog.tools)
-        if not tools:
+        tools = tuple(catalog.known)
+        if not catalog.tools:
             from ..errors import ConfigError
 
             raise ConfigError(f"no tools are enabled for the {catalog.backend} backend: check disabled_tools in config")
         examples = [e for path in catalog.examples_files() for e in read_dataset(path)]
-        usable = [e for e in examples if set(e.tools) <= set(tools)]
-        progress(f"training tool retrieval: {len(tools)} tools, {len(usable)} examples ...")
+        here = set(catalog.tools)
+        usable = [e for e in examples if set(e.tools) <= here]  # the bank: plans that can run here
+        # The classifier also learns the tools that cannot run here, to say so when a request needs one.
+        scored = usable + [e for e in examples if set(e.tools) <= set(tools) and not set(e.tools) <= here]
+        progress(f"training tool retrieval: {len(tools)} tools, {len(scored)} examples ...")
 
         # A tool no example uses still gets one positive: its own description.
-        texts = [e.query for e in usable]
-        labels = [set(e.tools) for e in usable]
-        groups = [e.template or "tools:" + ",".join(e.tools) for e in usable]
+        texts = [e.query for e in scored]
+        labels = [set(e.tools) for e in scored]
+        groups = [e.template or "tools:" + ",".join(e.tools) for e in scored]
         used = set().union(*labels) if labels else set()
         for name in tools:
             if name not in used:
-                spec = catalog.tools[name]
+                spec = catalog.known[name]
                 texts.append(f"{name.replace('_', ' ')}: {spec.description}")
                 labels.append({name})
                 groups.append(f"tool:{name}")
@@ -348,13 +358,14 @@ class ToolRAG:
         space, columns = corpus.space(everything)
         x = corpus.tfidf(everything, space, columns)
         weights, intercept = _fit(x, y)
-        index = x[: len(usable)].tocsc()  # the bank: the pack examples' rows, not the descriptions
+        index = x[: len(usable)].tocsc()  # the bank: the first rows, not the other examples or descriptions
         mentions = MentionTagger.train(usable, catalog)
         seconds = time.perf_counter() - started
         progress(f"trained tool retrieval in {seconds:.1f} s")
         return cls(
             key=key or model_key(catalog),
             tools=tools,
+            here=frozenset(catalog.tools),
             space=space,
             weights=weights,
             intercept=intercept,
@@ -439,7 +450,7 @@ class ToolRAG:
             mention_tools = tuple(meta["mention_tools"])
         except (ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
             raise InvalidModel(f"unreadable metadata ({exc})") from None
-        tools = tuple(catalog.tools)
+        tools = tuple(catalog.known)
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
             raise InvalidModel("made for another version or catalog")
         if meta.get("tools") != list(tools) or not isinstance(meta.get("info"), dict):
@@ -458,7 +469,7 @@ class ToolRAG:
             and bool(np.all(np.diff(indptr) >= 0))
             and (len(rows) == 0 or 0 <= rows.min() and rows.max() < len(bank))
             and bool(np.all((arrays["thresholds"] > 0) & (arrays["thresholds"] <= 1)))
-            and set().union(*(e.tools for e in bank)) <= set(tools)
+            and set().union(*(e.tools for e in bank)) <= set(catalog.tools)
         )
         classes = arrays["mention_classes"]
         mentions_ok = (
@@ -473,6 +484,7 @@ class ToolRAG:
         return cls(
             key=key,
             tools=tools,
+            here=frozenset(catalog.tools),
             space=TfidfSpace(word_vocab, char_vocab, arrays["idf"]),
             weights=arrays["weights"],
             intercept=arrays["intercept"],

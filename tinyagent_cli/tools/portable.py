@@ -11,7 +11,8 @@ in folders named by ``portable:`` in the config file:
 
 Names from a plan become file names only through ``files.safe_name`` + ``files.inside``.
 Writes are atomic; read-modify-write of one file is serialised with ``files.path_lock``.
-Texting (send_sms) has no portable form, so it is not here (pack.yaml says macOS only).
+Texts (send_sms) go through KDE Connect's ``kdeconnect-cli`` to a paired phone; without
+one, ``unavailable`` takes send_sms out of the catalog and says how to get it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from collections import deque
@@ -31,7 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
 
-from ..errors import ToolError
+from ..errors import ToolError, ToolUnavailable
 from ..settings import Settings
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
@@ -56,6 +59,8 @@ MAX_WALK_ENTRIES = 200_000
 MAX_WALK_SECONDS = 5.0
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
 _OPEN_TIMEOUT = 10.0
+KDECONNECT = "kdeconnect-cli"
+_KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
 _TRANSPORT = {
     "d": "driving", "driving": "driving", "drive": "driving", "car": "driving", "": "driving",
@@ -608,6 +613,89 @@ def forward_email(
     _attach(msg, attachments)
     path = _save_draft(ctx, msg)
     return f"Saved forward '{subject}' to {msg['To'] or 'no one yet'} as {path}"
+
+
+# ---------------------------------------------------------------- texts (KDE Connect)
+
+
+@dataclass(frozen=True)
+class Texting:
+    """Whether send_sms can text from here: the KDE Connect device it uses, or why not and the fix."""
+
+    device: str = ""  # the first paired, reachable device's id
+    program: str = ""
+    problem: str = ""
+    fix: str = ""
+
+
+def texting(ctx: ToolContext | None = None) -> Texting:
+    """Ask KDE Connect for a paired, reachable device (through ``ctx`` when a task asks, so
+    the executor can kill it)."""
+    program = shutil.which(KDECONNECT)
+    if program is None:
+        return Texting(problem=f"{KDECONNECT} is not on PATH",
+                       fix="install KDE Connect and pair your phone to send texts from this machine")
+    argv = [program, "--list-available", "--id-only"]
+    if ctx is not None:
+        done = ctx.run(argv, timeout=_KDECONNECT_TIMEOUT)
+    else:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                  timeout=_KDECONNECT_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Texting(program=program, problem=f"{KDECONNECT} --list-available failed ({exc})",
+                           fix="start KDE Connect (kdeconnectd), then run `tinyagent doctor`")
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        return Texting(program=program,
+                       problem=f"{KDECONNECT} --list-available failed ({detail[-1] if detail else f'exit {done.returncode}'})",
+                       fix="start KDE Connect (kdeconnectd), then run `tinyagent doctor`")
+    devices = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    if not devices:
+        return Texting(program=program, problem="KDE Connect has no paired phone within reach",
+                       fix=f"pair your phone (`{KDECONNECT} --pair --device ID`) and keep it on the same network")
+    return Texting(device=devices[0], program=program)
+
+
+def unavailable() -> dict[str, str]:
+    """The catalog's hook (``Catalog.missing``): send_sms only with a phone to text through."""
+    found = texting()
+    return {} if found.device else {"send_sms": f"{found.problem}; {found.fix}"}
+
+
+def _phone(value: str) -> str:
+    """A phone number as digits with its leading +; anything else (a name, an option) is refused."""
+    text = value.strip()
+    if not re.fullmatch(r"\+?[\d\s().\-/]+", text) or len(re.sub(r"\D", "", text)) < 3:
+        raise ToolError(f"not a phone number: {value!r} (look it up with get_phone_number first)")
+    return ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
+
+
+def send_sms(ctx: ToolContext, recipients: list[str], message: str) -> str:
+    """Send a text through the phone KDE Connect reaches: it really sends (the plan's
+    confirmation is the person's say), the message one argv element, never shell text."""
+    numbers = [_phone(r) for r in recipients if r.strip()]
+    if not numbers:
+        raise ToolError("recipients is empty: give at least one phone number")
+    if not message.strip():
+        raise ToolError("the message is empty")
+    if "\0" in message:
+        raise ToolError("the message contains a NUL character, which cannot be sent")
+    found = texting(ctx)
+    if not found.device:
+        raise ToolUnavailable(f"{found.problem}; {found.fix}")
+    sent: list[str] = []
+    for number in numbers:
+        done = ctx.run([found.program, "--send-sms", message, "--destination", number, "--device", found.device],
+                       timeout=_KDECONNECT_TIMEOUT)
+        if done.returncode != 0:
+            reason = (done.stderr or done.stdout).strip() or f"exit {done.returncode}"
+            if not sent:
+                raise ToolError(f"{KDECONNECT} could not send to {number}: {reason}")
+            # Some texts went: failing the task could bring a replan that texts them again.
+            return f"Sent to {', '.join(sent)} through KDE Connect; NOT sent to {number} ({reason}) or later numbers"
+        sent.append(number)
+    return f"Sent to {', '.join(sent)} through KDE Connect (device {found.device})"
 
 
 # ---------------------------------------------------------------- maps (Google Maps URLs)

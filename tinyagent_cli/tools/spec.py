@@ -185,12 +185,34 @@ class Catalog:
 
     @cached_property
     def tools(self) -> dict[str, ToolSpec]:
-        """Enabled tools the active backend implements, in pack order."""
+        """Enabled tools the active backend implements and can run here, in pack order."""
         return {
             name: spec
             for name, (spec, _) in self._all.items()
-            if name not in self.disabled_tools and self.backend in spec.backends
+            if name not in self.disabled_tools and self.backend in spec.backends and name not in self.missing
         }
+
+    @cached_property
+    def known(self) -> dict[str, ToolSpec]:
+        """Every enabled tool of the loaded packs, whatever the backend: retrieval scores them
+        all, so a request for one that cannot run here is told so instead of half planned."""
+        return {name: spec for name, (spec, _) in self._all.items() if name not in self.disabled_tools}
+
+    @cached_property
+    def missing(self) -> dict[str, str]:
+        """Tools the backend implements but this machine cannot run now, and why. A backend
+        module (not a pack's own .py file, which loads only when its tools run) may define
+        ``unavailable() -> {tool: why, and how to get it}``: the portable send_sms needs KDE
+        Connect. Asked once, when the tools are first needed."""
+        found: dict[str, str] = {}
+        for pack in self.packs:
+            target = pack.implementations.get(self.backend)
+            if target is None or target.endswith(".py") or not any(self.backend in t.backends for t in pack.tools):
+                continue
+            check = getattr(_import_implementation(pack, target), "unavailable", None)
+            if callable(check):
+                found.update({name: why for name, why in check().items() if name in self._all})
+        return found
 
     def get(self, name: str) -> ToolSpec | None:
         return self.tools.get(name)
@@ -199,10 +221,17 @@ class Catalog:
         """Why a tool name cannot be used; for plan errors a person can act on."""
         if name not in self._all:
             return f"unknown tool {name!r}"
+        return f"tool {name!r} {self.lack(name)}"
+
+    def lack(self, name: str) -> str:
+        """What keeps a tool of the packs that is not in ``tools`` from being used, worded to
+        follow its name ("send_sms cannot run ...")."""
         spec, _ = self._all[name]
         if name in self.disabled_tools:
-            return f"tool {name!r} is disabled in config"
-        return f"tool {name!r} is not available on the {self.backend} backend (it has: {', '.join(spec.backends)})"
+            return "is disabled in config"
+        if self.backend in spec.backends and name in self.missing:
+            return f"cannot run on the {self.backend} backend here: {self.missing[name]}"
+        return f"is not available on the {self.backend} backend (it has: {', '.join(spec.backends)})"
 
     def pack_of(self, name: str) -> Toolpack:
         return self._all[name][1]

@@ -34,7 +34,7 @@ from ..errors import EXIT_INTERRUPTED, EXIT_OK, ModelError, TinyAgentError
 from ..history import HistoryLog, RunRecord
 from ..settings import Settings
 from ..tools.spec import Catalog
-from .render import PlanView, tool_detail, tools_table
+from .render import tool_detail, tools_table
 from .turn import Outcome, Turn, run_query
 
 HISTORY_FILENAME = "repl_history"
@@ -201,12 +201,10 @@ class Repl:
             self.console.print(f"[yellow]cancelled[/yellow]: {escape(', '.join(ran)) + ' ran' if ran else 'nothing ran'}")
             return
         if outcome.dry_run:
-            if not self.console.is_terminal and outcome.plan is not None:  # no live tree was drawn
-                view = PlanView(self.catalog)
-                for task in outcome.plan.tasks:
-                    view.add(task)
-                self.console.print(view)
             self.console.print("[dim]dry run: nothing was executed[/dim]")
+        elif outcome.confirmation == "no":  # the person's choice, not an error (one-shot runs still exit 4)
+            self.console.print("Nothing was run.", markup=False, highlight=False)
+            return
         elif outcome.answer is not None:
             self.console.print(outcome.answer.text, markup=False, highlight=False)
         if outcome.error:

@@ -2,7 +2,9 @@
 
 Shared by ``exec`` (a plan from a file), ``run`` (a plan streamed from the model) and
 the REPL. Read-only tasks may start while the plan is still arriving; anything that
-changes things waits until the whole plan has been shown and confirmed.
+changes things waits until the whole plan has been shown and confirmed. The plan is
+drawn once: what runs after the confirmation shows live only until the answer replaces
+it. A plan the person edits at the confirmation starts the turn over.
 """
 
 from __future__ import annotations
@@ -18,13 +20,22 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from ..errors import EXIT_DECLINED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, Declined, TinyAgentError
+from ..errors import (
+    EXIT_DECLINED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TASK_FAILED,
+    ConfigError,
+    Declined,
+    TinyAgentError,
+)
 from ..plan.executor import Executor
 from ..plan.join import Answer, join
 from ..plan.tasks import Plan, Task, TaskResult
 from ..settings import Settings
 from ..tools.spec import Catalog
 from .confirm import confirm
+from .edit import edit_plan
 from .render import PlanView
 
 
@@ -46,6 +57,7 @@ class Outcome:
     transcript: str | None = None
     selected_tools: tuple[str, ...] = ()
     plan_text: str = ""  # what the model wrote, verbatim
+    edited: bool = False  # the person edited the plan before it ran; ``plan`` is their version
 
     def changed_something(self, catalog: Catalog) -> bool:
         """Whether a task that changes things has completed."""
@@ -69,6 +81,7 @@ class Outcome:
             "backend": self.backend,
             "transcript": self.transcript,
             "selected_tools": list(self.selected_tools),
+            "edited": self.edited,
         }
 
 
@@ -103,16 +116,27 @@ class Turn:
 
     def run(self, source: Plan | AsyncIterable[Task], outcome: Outcome,
             on_first_task: Callable[[], None] | None = None) -> Outcome:
-        """Run the turn to the end; Ctrl-C cancels what is pending and reports what ran."""
-        return asyncio.run(self._run(source, outcome, on_first_task))
+        """Run the turn to the end; Ctrl-C cancels what is pending and reports what ran.
+
+        An edited plan runs from the start: what ran of the old one was read-only, and
+        its results may not fit the new arguments."""
+        while True:
+            edited = asyncio.run(self._run(source, outcome, on_first_task))
+            if edited is None:
+                return outcome
+            source, on_first_task = edited, None
+            outcome.edited = True
+            outcome.results = {}
 
     async def _run(self, source: Plan | AsyncIterable[Task], outcome: Outcome,
-                   on_first_task: Callable[[], None] | None) -> Outcome:
+                   on_first_task: Callable[[], None] | None) -> Plan | None:
+        """Fills ``outcome``; returns the plan to run instead when the person edited it."""
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         assert main is not None
         interrupts = _Interrupts(loop, main)
-        view = PlanView(self.catalog)
+        view = PlanView(self.catalog, "Plan (edited)" if outcome.edited else "Plan")
+        drawn = False  # the finished plan is on the screen already
         gate: asyncio.Future[bool] = loop.create_future()
         start = time.perf_counter()
 
@@ -129,14 +153,14 @@ class Turn:
 
         async def tracked() -> AsyncIterator[Task]:
             async for task in stream:
-                if not arrived:
-                    outcome.timings["first_task_s"] = time.perf_counter() - start
+                if not arrived:  # an edited plan keeps the model's timings
+                    outcome.timings.setdefault("first_task_s", time.perf_counter() - start)
                     if on_first_task:
                         on_first_task()
                 arrived.append(task)
                 view.add(task)
                 yield task
-            outcome.timings["plan_s"] = time.perf_counter() - start
+            outcome.timings.setdefault("plan_s", time.perf_counter() - start)
             plan_done.set()
 
         interrupts.install()
@@ -159,15 +183,22 @@ class Turn:
                 await planned
                 outcome.plan = Plan(tuple(arrived))
                 gated = [t for t in arrived if executor.needs_gate(t)]
-                if gated:
-                    if live:
+                if gated and not self.assume_yes:
+                    if live:  # its last frame stays: the plan the person decides on
                         live.stop()
                         live = None
-                    self._confirm(view, len(gated), outcome, gate, interrupts)
-                    if self.live:
-                        live = Live(view, console=self.console, refresh_per_second=12)
+                    elif self.stdin_is_tty:
+                        self.console.print(view)
+                        drawn = True
+                    edited = self._confirm(outcome.plan, len(gated), outcome, gate, interrupts)
+                    if edited is not None:
+                        gate.set_result(False)  # what waits is declined; what ran was read-only
+                        await running
+                        return edited
+                    if self.live:  # progress until the answer takes its place
+                        live = Live(view, console=self.console, refresh_per_second=12, transient=True)
                         live.start()
-                elif not gate.done():
+                else:  # nothing to ask, or --yes
                     gate.set_result(True)
                 outcome.results = await running
                 outcome.exit_code = EXIT_OK
@@ -191,19 +222,23 @@ class Turn:
             outcome.answer = join(outcome.plan, outcome.results)
             if outcome.exit_code == EXIT_OK and not outcome.answer.ok:
                 outcome.exit_code = EXIT_TASK_FAILED
-        if not self.live and not self.quiet:  # no live display drew it: draw it once, finished
+        if not self.live and not self.quiet and not drawn:  # no live display drew it: draw it once, finished
             self.console.print(view)
-        return outcome
+        return None
 
-    def _confirm(self, view: PlanView, actions: int, outcome: Outcome, gate: asyncio.Future[bool],
-                 interrupts: _Interrupts) -> None:
-        if not self.assume_yes and self.stdin_is_tty:  # the person decides on what they see
-            self.console.print(view)
-        interrupts.remove()  # Ctrl-C at the prompt must interrupt the prompt itself
+    def _confirm(self, plan: Plan, actions: int, outcome: Outcome, gate: asyncio.Future[bool],
+                 interrupts: _Interrupts) -> Plan | None:
+        """Ask; the edited plan when the person chose to edit it (and changed it), else None
+        once confirmed (Declined when not)."""
+        interrupts.remove()  # Ctrl-C at the prompt (or in the editor) must interrupt that itself
         try:
-            outcome.confirmation = confirm(
-                self.console, actions, assume_yes=self.assume_yes, stdin_is_tty=self.stdin_is_tty
-            )
+            while True:
+                answer = confirm(self.console, actions, assume_yes=False, stdin_is_tty=self.stdin_is_tty)
+                if answer != "edit":
+                    break
+                edited = edit_plan(plan, self.catalog, self.console)
+                if edited is not None:
+                    return edited
         except Declined:
             outcome.confirmation = "no" if self.stdin_is_tty else "refused"
             raise
@@ -211,7 +246,9 @@ class Turn:
             raise asyncio.CancelledError from None
         finally:
             interrupts.install()
+        outcome.confirmation = answer
         gate.set_result(True)
+        return None
 
 
 def _sync_view(view: PlanView, executor: Executor, task_id: int) -> None:
@@ -251,6 +288,9 @@ def run_query(agent: Any, turn: Turn, query: str, *, transcript: str | None = No
     """Plan ``query`` with the agent and run it through ``turn``, replanning at most
     ``replan_limit`` times: when the model's plan is invalid, or when a task failed and
     nothing that changes things has run yet (a replan must never repeat a side effect).
+
+    A request that needs a tool this machine cannot run is refused before planning
+    (ConfigError, exit 2): a plan without it would do some other, useless thing.
     """
     from ..agent import PlanTrace
     from ..errors import PlanError
@@ -261,6 +301,9 @@ def run_query(agent: Any, turn: Turn, query: str, *, transcript: str | None = No
     last_error: PlanError | None = None
     for attempt in range(attempts):
         request = agent.prepare(query, failure=failure)
+        if request.selection.unavailable:
+            raise ConfigError("this request needs " + "; and ".join(
+                f"{tool}, which {agent.catalog.lack(tool)}" for tool in request.selection.unavailable))
         trace = PlanTrace()
         outcome = Outcome(query=query, model=agent.model_spec.name, backend=settings.backend,
                           transcript=transcript, selected_tools=request.selection.tools)
