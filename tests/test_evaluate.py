@@ -250,3 +250,123 @@ def test_two_people_get_examples_that_look_up_two_and_a_plan_with_every_required
     assert {"get_email_address", "compose_new_email"} <= set(request.selection.certain)
     if not trace.repeat:  # a plan ended by a repeat may stop short (after MAX_REJECTED refusals)
         assert set(request.selection.certain) <= {task.tool for task in plan.tasks}, trace.text
+
+
+def _compared(gold: str, generated: str, catalog):
+    from tinyagent_cli.evaluate import compare_plans
+
+    return compare_plans(plan(gold, catalog), plan(generated, catalog), catalog)
+
+
+def test_identical_plans_and_plans_differing_in_case_spaces_or_edge_punctuation_are_exact(macos) -> None:
+    _, catalog = macos
+    assert _compared(GOLD, GOLD, catalog).exact
+    loose = (GOLD.replace('"Sarah Lin"', '"  sarah   LIN. "').replace('"Here it is"', '"here it is!"')
+             .replace('"Q3 deck", "Here', '"(Q3 Deck),", "Here'))
+    assert loose != GOLD
+    comparison = _compared(GOLD, loose, catalog)
+    assert comparison.exact and comparison.differences == ()
+
+
+def test_a_different_argument_is_a_success_but_not_exact_and_is_named(macos) -> None:
+    from tinyagent_cli.evaluate import ArgumentDiff
+
+    _, catalog = macos
+    comparison = _compared(GOLD, GOLD.replace('"Q3 deck", "Here', '"budget", "Here'), catalog)
+    assert comparison.same_dag and not comparison.exact
+    assert comparison.differences == (ArgumentDiff(3, "compose_new_email", "subject", "Q3 deck", "budget"),)
+    wrong_tool = _compared(GOLD, GOLD.replace("get_email_address", "get_phone_number"), catalog)
+    assert not wrong_tool.same_dag and not wrong_tool.exact and wrong_tool.differences == ()
+
+
+def test_references_are_compared_through_the_matching_of_reordered_tasks(macos) -> None:
+    _, catalog = macos
+    reordered = """\
+1. open_and_get_file_path("Q3 deck")
+2. get_email_address("Sarah Lin")
+3. create_calendar_event("review", "Thursday at 3", "", "", ["${2}"], "", "")
+4. compose_new_email(["$2"], [], "Q3 deck", "Here it is", ["$1"])
+5. join()
+"""
+    assert _compared(GOLD, reordered, catalog).exact
+    # The same DAG (the email still waits for both tasks), but the lookup and the file swap places.
+    crossed = reordered.replace('["$2"], [], "Q3 deck", "Here it is", ["$1"]', '["$1"], [], "Q3 deck", "Here it is", ["$2"]')
+    comparison = _compared(GOLD, crossed, catalog)
+    assert comparison.same_dag and not comparison.exact
+    # Gold's $N are shown renumbered as the plan's tasks: gold's lookup is the plan's task 2.
+    assert [(d.task, d.argument, d.gold, d.plan) for d in comparison.differences] == [
+        (4, "recipients", ["${2}"], ["${1}"]), (4, "attachments", ["${1}"], ["${2}"])]
+
+
+def test_two_lookups_of_one_tool_may_be_matched_either_way_round(macos) -> None:
+    _, catalog = macos
+    gold = """\
+1. get_phone_number("Priya")
+2. get_phone_number("Lars")
+3. send_sms(["$1"], "running late")
+4. send_sms(["$2"], "see you soon")
+5. join()
+"""
+    swapped = """\
+1. get_phone_number("Lars")
+2. get_phone_number("Priya")
+3. send_sms(["$2"], "running late")
+4. send_sms(["$1"], "see you soon")
+5. join()
+"""
+    assert _compared(gold, swapped, catalog).exact
+    messages_crossed = swapped.replace('"running late"', '"X"').replace('"see you soon"', '"running late"')
+    comparison = _compared(gold, messages_crossed.replace('"X"', '"see you soon"'), catalog)
+    assert comparison.same_dag and not comparison.exact
+    assert len(comparison.differences) == 2  # the closest matching: each text to the other person
+
+
+def test_dates_are_compared_as_resolved_at_the_eval_clock_and_lists_as_multisets(macos) -> None:
+    from datetime import timedelta
+
+    _, catalog = macos
+    phrase = '1. create_reminder("buy milk", "tomorrow at 9", "", "", 0, False)\n2. join()\n'
+    tomorrow_nine = (EVAL_NOW + timedelta(days=1)).replace(hour=9, minute=0).isoformat()
+    assert _compared(phrase, phrase.replace("tomorrow at 9", tomorrow_nine), catalog).exact
+    later = _compared(phrase, phrase.replace("tomorrow at 9", "tomorrow at 10"), catalog)
+    assert later.same_dag and not later.exact and [d.argument for d in later.differences] == ["due_date"]
+
+    mail = '1. compose_new_email(["a@x.org", "b@x.org"], [], "hi", "", ["one.pdf", "two.pdf"])\n2. join()\n'
+    reversed_lists = '1. compose_new_email(["B@x.org", "a@x.org"], [], "hi", "", ["two.pdf", "one.pdf"])\n2. join()\n'
+    assert _compared(mail, reversed_lists, catalog).exact
+    twice = mail.replace('["a@x.org", "b@x.org"]', '["a@x.org", "a@x.org"]')
+    assert not _compared(mail, twice, catalog).exact  # a multiset, not a set
+
+
+def test_lookup_names_are_normalised_as_exact_plans_compare_them(macos) -> None:
+    _, catalog = macos
+    assert lookups(plan(GOLD, catalog)) == lookups(plan(GOLD.replace('"Sarah Lin"', '"sarah lin."'), catalog))
+
+
+def test_exact_plans_in_the_figures_the_failures_and_the_table(macos) -> None:
+    from tinyagent_cli.commands.evaluate_cmd import _print_report
+    from tinyagent_cli.evaluate import ArgumentDiff
+
+    diff = ArgumentDiff(2, "send_sms", "message", "running late", "late")
+
+    def result(i: int, success: bool, exact: bool, differences: tuple = ()) -> QueryResult:
+        return QueryResult(i, f"q{i}", "gold", ("get_phone_number", "send_sms"), ("get_phone_number", "send_sms"),
+                           0.001, plan_text="plan", valid=True, success=success, exact=exact, differences=differences)
+
+    results = [result(1, True, True), result(2, True, False, (diff,)), result(3, False, False), result(4, True, True)]
+    report = summarize(results)
+    assert report["success_rate"] == 0.75 and report["exact_plan_rate"] == 0.5
+    assert report["dag_right_arguments_wrong"] == 1 and report["failures"] == 2
+    assert report["per_tool"]["send_sms"]["exact_plan_rate"] == 0.5
+    records = [r.failure_record() for r in results if r.failed]
+    assert [(r["index"], r["dag_right"]) for r in records] == [(2, True), (3, False)]
+    assert records[0]["differing_arguments"] == [
+        {"task": 2, "tool": "send_sms", "argument": "message", "gold": "running late", "plan": "late"}]
+    assert records[1]["differing_arguments"] == []
+
+    console = Console(record=True, width=120)
+    _print_report(console, {"dataset": "d.jsonl", "backend": "macos", "model": "m", "retrieval_only": False,
+                            **report}, [])
+    text = console.export_text()
+    assert "exact plans" in text and "50.0%" in text and "right DAG, an argument wrong" in text
+    assert "exact" in text.split("per gold tool")[1]

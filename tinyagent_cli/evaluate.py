@@ -2,8 +2,12 @@
 
 Success is TinyAgent's metric: the generated plan's DAG is isomorphic to the gold
 plan's, nodes labelled by tool name, edges from ``$N`` references, and a join node that
-depends on every task. Argument values are not part of it; the lookup-argument rate
-looks at the one argument a small model most often gets wrong (whom or what to look up).
+depends on every task. Argument values are not part of it. An exact plan is a success
+whose every argument also equals gold's under some matching of the two DAGs (text
+compared by :func:`normal_text`, lists as multisets, ``$N`` through the matching, dates
+as the parser resolved them at ``EVAL_NOW``); the lookup-argument rate looks at the one
+argument a small model most often gets wrong (whom or what to look up), compared the
+same way.
 
 Everything here is pure: per-query records in, figures out, so a test can check the
 arithmetic on hand-made records and the same records always give the same figures.
@@ -11,19 +15,23 @@ arithmetic on hand-made records and the same records always give the same figure
 
 from __future__ import annotations
 
+import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .plan.tasks import Plan
+from .plan.tasks import REFERENCE, Plan
+from .words import EDGE
 
 if TYPE_CHECKING:
     import networkx as nx
 
     from .agent import Agent, PlanRequest
     from .retrieval.dataset import Example
+    from .tools.spec import Catalog
 
 # Date phrases in gold and generated plans resolve against this instant, and the prompt
 # shows it, so an evaluation gives the same plans whatever day it runs.
@@ -34,33 +42,145 @@ LOOKUP_TOOLS = ("get_email_address", "get_phone_number", "open_and_get_file_path
 
 JOIN = "join"
 
+# Matchings of two DAGs tried at most, per kind of search: tasks alike in tool and in every
+# argument but their $N are rare, and 7! covers seven interchangeable ones.
+MAX_MATCHINGS = 5040
+
+_EDGES = EDGE + string.whitespace
+
+
+def normal_text(text: str) -> str:
+    """Text as the metrics compare it: case-folded, spaces collapsed, edge punctuation gone."""
+    return " ".join(text.casefold().strip(_EDGES).split())
+
+
+def _renumbered(value: Any, ref: Callable[[int], str]) -> Any:
+    """``value`` with each ``$N`` written ``${ref(N)}`` (braced, so a digit after it stays apart)."""
+    if isinstance(value, str):
+        return REFERENCE.sub(lambda m: "${" + ref(int(m[1] or m[2])) + "}", value)
+    if isinstance(value, list):
+        return [_renumbered(v, ref) for v in value]
+    return value
+
+
+def _normal(value: Any, ref: Callable[[int], str]) -> Any:
+    """An argument as compared: renumbered text as :func:`normal_text`, a list as the sorted
+    tuple of its items (a multiset), numbers and booleans as they are."""
+    value = _renumbered(value, ref)
+    if isinstance(value, str):
+        return normal_text(value)
+    if isinstance(value, list):
+        return tuple(sorted(normal_text(v) for v in value))
+    return value
+
+
+def _own(task_id: int) -> str:
+    return str(task_id)
+
+
+def _masked(task_id: int) -> str:
+    return ""
+
 
 def plan_graph(plan: Plan) -> nx.DiGraph:
-    """The plan as a DAG: one node per task labelled ``tool``, an edge per ``$N``, and join last."""
+    """The plan as a DAG: one node per task labelled ``tool``, an edge per ``$N``, and join last.
+
+    ``shape`` is the task's arguments with every ``$N`` blanked: matching shapes first leaves
+    few matchings to try when comparing arguments (any that makes them all equal keeps them).
+    """
     import networkx as nx
 
     graph = nx.DiGraph()
     for task in plan.tasks:
-        graph.add_node(task.id, tool=task.tool)
+        graph.add_node(task.id, tool=task.tool, shape=tuple(_normal(a, _masked) for a in task.args))
     for task in plan.tasks:
         graph.add_edges_from((dep, task.id) for dep in task.deps)
-    graph.add_node(JOIN, tool=JOIN)
+    graph.add_node(JOIN, tool=JOIN, shape=())
     graph.add_edges_from((task.id, JOIN) for task in plan.tasks)
     return graph
 
 
+def _matchings(gold: Plan, plan: Plan, *, by_shape: bool) -> Iterator[dict[Any, Any]]:
+    """Isomorphisms from gold's DAG onto the plan's (gold node -> plan node), tool to the same
+    tool and, ``by_shape``, arguments to the same arguments but for their ``$N``."""
+    if sorted(gold.tools) != sorted(plan.tools):  # cheap and decisive most of the time
+        return iter(())
+    from networkx.algorithms.isomorphism import DiGraphMatcher
+
+    keys = ("tool", "shape") if by_shape else ("tool",)
+    matcher = DiGraphMatcher(plan_graph(gold), plan_graph(plan),
+                             node_match=lambda a, b: all(a[k] == b[k] for k in keys))
+    return islice(matcher.isomorphisms_iter(), MAX_MATCHINGS)
+
+
 def same_dag(a: Plan, b: Plan) -> bool:
     """Whether two plans have isomorphic DAGs with the same tool at matching nodes."""
-    if sorted(a.tools) != sorted(b.tools):  # cheap and decisive most of the time
-        return False
-    import networkx as nx
+    return next(_matchings(a, b, by_shape=False), None) is not None
 
-    return nx.is_isomorphic(plan_graph(a), plan_graph(b), node_match=lambda x, y: x["tool"] == y["tool"])
+
+@dataclass(frozen=True)
+class ArgumentDiff:
+    """One argument of a plan that differs from gold's; ``$N`` in both written ``${N}`` with the
+    plan's task numbers (gold's renumbered through the matching)."""
+
+    task: int  # the plan's task id
+    tool: str
+    argument: str  # the parameter's name
+    gold: Any
+    plan: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "tool": self.tool, "argument": self.argument, "gold": self.gold, "plan": self.plan}
+
+
+@dataclass(frozen=True)
+class PlanComparison:
+    """A plan against gold: the DAG metric, and the arguments that differ (none when exact)."""
+
+    same_dag: bool
+    differences: tuple[ArgumentDiff, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        return self.same_dag and not self.differences
+
+
+def _differences(gold: Plan, plan: Plan, mapping: dict[Any, Any], catalog: Catalog) -> tuple[ArgumentDiff, ...]:
+    """The arguments that differ when each gold task is matched to ``mapping``'s plan task."""
+    tasks = {t.id: t for t in plan.tasks}
+
+    def through(task_id: int) -> str:  # gold's $N names the plan task matched to gold task N
+        return str(mapping[task_id])
+
+    diffs: list[ArgumentDiff] = []
+    for want in gold.tasks:
+        got = tasks[mapping[want.id]]
+        params = catalog.tools[want.tool].params
+        diffs.extend(
+            ArgumentDiff(got.id, got.tool, param.name, _renumbered(a, through), _renumbered(b, _own))
+            for param, a, b in zip(params, want.args, got.args)
+            if _normal(a, through) != _normal(b, _own)
+        )
+    return tuple(diffs)
+
+
+def compare_plans(gold: Plan, plan: Plan, catalog: Catalog) -> PlanComparison:
+    """Whether ``plan`` has gold's DAG, and which arguments differ under the closest matching.
+
+    Exact when any matching makes every argument equal: two lookups of the same tool may
+    be matched either way round. Both plans must have been parsed with the same ``now``,
+    so that date arguments are compared as the ISO times they resolved to.
+    """
+    if any(not _differences(gold, plan, m, catalog) for m in _matchings(gold, plan, by_shape=True)):
+        return PlanComparison(True)
+    closest = min((_differences(gold, plan, m, catalog) for m in _matchings(gold, plan, by_shape=False)),
+                  key=len, default=None)
+    return PlanComparison(False) if closest is None else PlanComparison(True, closest)
 
 
 def lookups(plan: Plan) -> Counter[tuple[str, str]]:
-    """The multiset of (lookup tool, first argument) of a plan."""
-    return Counter((t.tool, str(t.args[0]).strip()) for t in plan.tasks if t.tool in LOOKUP_TOOLS and t.args)
+    """The multiset of (lookup tool, first argument) of a plan, the argument as :func:`normal_text`."""
+    return Counter((t.tool, normal_text(str(t.args[0]))) for t in plan.tasks if t.tool in LOOKUP_TOOLS and t.args)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -87,6 +207,8 @@ class QueryResult:
     plan_text: str | None = None  # what the model wrote
     valid: bool | None = None
     success: bool | None = None
+    exact: bool | None = None  # None: arguments were not compared (retrieval only)
+    differences: tuple[ArgumentDiff, ...] = ()  # a success's arguments that differ from gold's
     lookup_match: bool | None = None  # None: the gold plan looks nothing up (or no plan was made)
     error: str | None = None
     first_task_s: float | None = None
@@ -100,8 +222,12 @@ class QueryResult:
 
     @property
     def failed(self) -> bool:
-        """A failure for the report: a wrong plan, or (retrieval only) a gold tool not selected."""
-        return not self.success if self.success is not None else not self.recalled
+        """A failure for the report: a plan that is not exact (not a success, where arguments were
+        not compared), or (retrieval only) a gold tool not selected."""
+        for verdict in (self.exact, self.success):
+            if verdict is not None:
+                return not verdict
+        return not self.recalled
 
     def failure_record(self) -> dict[str, Any]:
         return {
@@ -110,6 +236,8 @@ class QueryResult:
             "gold_plan": self.gold_plan,
             "plan": self.plan_text,
             "error": self.error,
+            "dag_right": self.success,  # true: only arguments differ, those below
+            "differing_arguments": [d.to_json() for d in self.differences],
             "gold_tools": list(self.gold_tools),
             "selected_tools": list(self.selected),
             "missing_tools": [t for t in self.gold_tools if t not in self.selected],
@@ -146,6 +274,7 @@ def summarize(results: Sequence[QueryResult], skipped: Sequence[Skipped] = ()) -
     selected = sum(len(r.selected) for r in results)
     gold = sum(len(r.gold_tools) for r in results)
     hits = sum(len(set(r.gold_tools) & set(r.selected)) for r in results)
+    compared = [r for r in planned if r.exact is not None]
     with_lookups = [r for r in planned if r.lookup_match is not None]
     prompt = [r.prompt_tokens for r in planned if r.prompt_tokens is not None]
     all_tools = [r.all_tools_prompt_tokens for r in planned if r.all_tools_prompt_tokens is not None]
@@ -153,6 +282,8 @@ def summarize(results: Sequence[QueryResult], skipped: Sequence[Skipped] = ()) -
         "queries": len(results),
         "skipped": len(skipped),
         "success_rate": _rate(sum(bool(r.success) for r in planned), len(planned)),
+        "exact_plan_rate": _rate(sum(bool(r.exact) for r in compared), len(compared)),
+        "dag_right_arguments_wrong": sum(bool(r.success) and not r.exact for r in compared),
         "valid_plan_rate": _rate(sum(bool(r.valid) for r in planned), len(planned)),
         "lookup_args_exact": _rate(sum(bool(r.lookup_match) for r in with_lookups), len(with_lookups)),
         "lookup_queries": len(with_lookups),
@@ -179,19 +310,23 @@ def summarize(results: Sequence[QueryResult], skipped: Sequence[Skipped] = ()) -
 
 
 def per_tool(results: Sequence[QueryResult]) -> dict[str, dict[str, Any]]:
-    """Per gold tool: how many queries use it, retrieval recall and precision, plan success."""
+    """Per gold tool: how many queries use it, retrieval recall and precision, plan success, and
+    exact plans where arguments were compared (every planned query of an evaluation)."""
     names = sorted({t for r in results for t in r.gold_tools})
     table: dict[str, dict[str, Any]] = {}
     for name in names:
         using = [r for r in results if name in r.gold_tools]
         chosen = [r for r in results if name in r.selected]
         planned = [r for r in using if r.success is not None]
+        compared = [r for r in planned if r.exact is not None]
         table[name] = {
             "queries": len(using),
             "retrieval_recall": _rate(sum(name in r.selected for r in using), len(using)),
             "retrieval_precision": _rate(sum(name in r.gold_tools for r in chosen), len(chosen)),
             "success_rate": _rate(sum(bool(r.success) for r in planned), len(planned)),
         }
+        if compared:
+            table[name]["exact_plan_rate"] = _rate(sum(bool(r.exact) for r in compared), len(compared))
     return table
 
 
@@ -213,6 +348,7 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
         request = agent.prepare(example.query, now=EVAL_NOW)
         return QueryResult(index, example.query, example.plan, gold_tools, request.selection.tools, request.retrieval_s)
     plan, request, trace, error = agent.plan(example.query, now=EVAL_NOW)
+    comparison = compare_plans(gold, plan, agent.catalog) if plan is not None else PlanComparison(False)
     gold_lookups = lookups(gold)
     return QueryResult(
         index,
@@ -223,7 +359,9 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
         request.retrieval_s,
         plan_text=trace.text,
         valid=plan is not None,
-        success=plan is not None and same_dag(plan, gold),
+        success=comparison.same_dag,
+        exact=comparison.exact,
+        differences=comparison.differences,
         lookup_match=(plan is not None and lookups(plan) == gold_lookups) if gold_lookups else None,
         error=str(error) if error else None,
         first_task_s=trace.timings.get("first_task_s"),

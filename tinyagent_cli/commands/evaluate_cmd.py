@@ -72,10 +72,11 @@ def eval_command(
         raise DatasetError(f"{dataset}: no queries to evaluate")
     stderr = Console(stderr=True, highlight=False)
     agent = Agent(settings, catalog, verbose=verbose, console=stderr)
-    _ = agent.examples  # train or load ToolRAG before the progress bar, which would hide its messages
+    # The planner first, so a wrong --model fails before ToolRAG trains (seconds on a first run).
     model_name = None if retrieval_only else agent.model_spec.name
     if not retrieval_only:
         _ = agent.model
+    _ = agent.examples  # train or load ToolRAG before the progress bar, which would hide its messages
 
     results: list[QueryResult] = []
     skipped: list[Skipped] = []
@@ -124,12 +125,14 @@ def _progress(console: Console) -> Any:
 def _running_figure(results: list[QueryResult]) -> str:
     planned = [r for r in results if r.success is not None]
     if planned:
-        return f"success {sum(bool(r.success) for r in planned) / len(planned):.0%}"
+        success = sum(bool(r.success) for r in planned) / len(planned)
+        return f"success {success:.0%}, exact {sum(bool(r.exact) for r in planned) / len(planned):.0%}"
     return f"tool recall {sum(r.recalled for r in results) / len(results):.0%}" if results else "evaluating"
 
 
 def _save_failures(path: Path, results: list[QueryResult], skipped: list[Skipped]) -> None:
-    """One JSON line per failed query (gold plan, plan produced or error), then the skipped ones."""
+    """One JSON line per failed query (gold plan, plan produced or error; for a right DAG, the
+    arguments that differ), then the skipped ones."""
     lines = [json.dumps(r.failure_record(), ensure_ascii=False) for r in results if r.failed]
     lines += [json.dumps({"index": s.index, "query": s.query, "skipped": s.reason}, ensure_ascii=False) for s in skipped]
     try:
@@ -166,6 +169,8 @@ def _print_report(console: Console, report: dict[str, Any], skipped: list[Skippe
         tokens = report["prompt_tokens"]
         rows = [
             ("success (isomorphic DAG)", _pct(report["success_rate"])),
+            ("exact plans (and every argument)", _pct(report["exact_plan_rate"])),
+            ("right DAG, an argument wrong", str(report["dag_right_arguments_wrong"])),
             ("valid plans", _pct(report["valid_plan_rate"])),
             (f"lookup arguments exact ({report['lookup_queries']} queries)", _pct(report["lookup_args_exact"])),
             *rows,
@@ -174,7 +179,7 @@ def _print_report(console: Console, report: dict[str, Any], skipped: list[Skippe
     for name, spread in report["latency_s"].items():
         if spread["n"]:
             rows.append((f"{name.replace('_', ' ')} p50 / p95", f"{spread['p50']:.3f} s / {spread['p95']:.3f} s"))
-    rows.append(("failures", str(report["failures"])))
+    rows.append(("failures" if report["retrieval_only"] else "failures (plans not exact)", str(report["failures"])))
     if report["skipped"]:
         rows.append(("skipped (gold plan not plannable here)", str(report["skipped"])))
     for row in rows:
@@ -182,15 +187,15 @@ def _print_report(console: Console, report: dict[str, Any], skipped: list[Skippe
     console.print(summary)
 
     planned = not report["retrieval_only"]
-    tools = Table(title="per gold tool: retrieval recall and precision" + (", plan success" if planned else ""),
-                  title_justify="left")
+    title = "per gold tool: retrieval recall and precision" + (", plan success, exact plans" if planned else "")
+    tools = Table(title=title, title_justify="left")
     tools.add_column("tool", no_wrap=True)
-    for column in ("queries", "recall", "precision", *(("success",) if planned else ())):
+    for column in ("queries", "recall", "precision", *(("success", "exact") if planned else ())):
         tools.add_column(column, justify="right")
     for name, row in report["per_tool"].items():
         cells = [str(row["queries"]), _pct(row["retrieval_recall"]), _pct(row["retrieval_precision"])]
         if planned:
-            cells.append(_pct(row["success_rate"]))
+            cells += [_pct(row["success_rate"]), _pct(row.get("exact_plan_rate"))]
         tools.add_row(name, *cells)
     console.print(tools)
     for item in skipped[:5]:
