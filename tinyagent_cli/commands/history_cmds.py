@@ -66,7 +66,7 @@ def list_command(settings: Settings, console: Console, as_json: bool = False, li
         query = Text()
         if r.transcript is not None:
             query.append("(voice) ", style="dim")
-        query.append(r.query)  # Text, not markup: a query may contain [brackets]
+        query.append(" ".join(r.query.split()))  # one line; Text, not markup: a query may contain [brackets]
         tools = Text(", ".join(r.tools) or "-")
         if r.edited:
             tools.append(" (edited)", style="yellow")
