@@ -45,6 +45,7 @@ def suggest_command(settings: Settings, catalog: Catalog, query: str, as_json: b
                 "backend": catalog.backend,
                 "tools": list(selection.tools),
                 "hinted": list(selection.hinted),
+                "unavailable": list(selection.unavailable),
                 "scores": {
                     t: {"score": round(selection.scores[t], 4), "threshold": round(selection.thresholds[t], 4)}
                     for t in ranked
@@ -64,7 +65,9 @@ def suggest_command(settings: Settings, catalog: Catalog, query: str, as_json: b
     table.add_column("threshold", justify="right")
     table.add_column("selected")
     for tool in ranked:
-        if tool in selection.hinted:
+        if tool not in catalog.tools:  # scored, never offered: a request sure to need it is refused
+            mark = "[red]not here[/]"
+        elif tool in selection.hinted:
             mark = "[yellow]hint[/]"
         elif tool in selection.tools:
             mark = "[green]yes[/]"
