@@ -210,6 +210,7 @@ def test_full_eval_with_the_real_model_reports_every_figure(trained, capsys, tmp
     assert code == 0 and report["queries"] == 3 and report["model"] == "gemma3-270m"
     for key in ("success_rate", "valid_plan_rate"):
         assert 0 <= report[key] <= 1
+    assert 0 <= report["exact_plan_rate"] <= report["success_rate"]  # exact is a success with its arguments right
     assert report["lookup_queries"] > 0 and 0 <= report["lookup_args_exact"] <= 1
     for stage in ("retrieval", "first_task", "plan"):
         spread = report["latency_s"][stage]
@@ -218,7 +219,7 @@ def test_full_eval_with_the_real_model_reports_every_figure(trained, capsys, tmp
     assert 0 < tokens["mean"] < tokens["all_tools_mean"] and 0 < tokens["share_of_all_tools"] < 1
     assert all(row["success_rate"] is not None for row in report["per_tool"].values())
     failed = [json.loads(line) for line in save.read_text().splitlines()]
-    assert len(failed) == report["failures"] == round(3 * (1 - report["success_rate"]))
+    assert len(failed) == report["failures"] == round(3 * (1 - report["exact_plan_rate"]))
     assert all("plan" in f and "gold_plan" in f for f in failed)
 
 
