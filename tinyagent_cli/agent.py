@@ -112,7 +112,23 @@ class Agent:
             from .llm.registry import open_model
 
             self._model = open_model(self.model_spec, self.settings, verbose=self.verbose, console=self.console)
+            self._warn_if_trained_for_other_tools()
         return self._model
+
+    def _warn_if_trained_for_other_tools(self) -> None:
+        from .llm.llama import LlamaModel, adapter_metadata
+
+        if not isinstance(self._model, LlamaModel):
+            return
+        trained_for = adapter_metadata(self._model.llama).get("tinyagent.toolset")
+        if trained_for is None:
+            return
+        new = sorted(set(self.catalog.tools) - set(trained_for.split(",")))
+        if new:
+            import sys
+
+            print(f"warning: {self.model_spec.name} was trained before these tools existed: {', '.join(new)}; "
+                  "it may not plan them well (tinyagent train makes an adapter that knows them)", file=sys.stderr)
 
     @property
     def toolrag(self) -> ToolRAG:
@@ -144,8 +160,10 @@ class Agent:
         from .plan.grammar import plan_grammar
 
         start = time.perf_counter()
+        spec = self.model_spec
         selection = self.toolrag.select(query)
-        examples = self.examples.pick(query, selection.tools, cover=selection.certain)
+        k = self.settings.config.examples_k if spec.examples is None else spec.examples
+        examples = self.examples.pick(query, selection.tools, k, cover=selection.certain) if k else []
         retrieval_s = time.perf_counter() - start
         tools = [self.catalog.tools[name] for name in selection.tools]
         prompt = build_prompt(
@@ -154,12 +172,17 @@ class Agent:
             [(e.query, e.plan) for e in examples],
             now=now or datetime.now().astimezone(),
             instructions=self.settings.config.instructions,
-            style=self.model_spec.prompt_style,
+            style=spec.prompt_style,
             failure=failure,
         )
-        # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
-        grammar = plan_grammar(tools, required=selection.certain,
-                               request=(query, *self.settings.config.instructions))
+        if spec.prompt_style == "trained":
+            # A planner trained on plans writes arguments and picks tools better than these
+            # rules would make it: the grammar only keeps its plan valid (README, Accuracy).
+            grammar = plan_grammar(tools)
+        else:
+            # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
+            grammar = plan_grammar(tools, required=selection.certain,
+                                   request=(query, *self.settings.config.instructions))
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
                            retrieval_s)
 

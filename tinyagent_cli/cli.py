@@ -376,6 +376,37 @@ def eval_(
 
 
 @app.command()
+def train(
+    dataset: Optional[Path] = typer.Argument(None, metavar="[DATASET.jsonl]",
+                                             help="Solved queries to learn from (default: the packs' examples)."),
+    out: Path = typer.Option(Path("planner-adapter.gguf"), "--out", "-o", help="Where to write the GGUF adapter."),
+    base: str = typer.Option("gemma3-270m", "--base", help="The llama_cpp model to adapt."),
+    backend: Optional[str] = typer.Option("macos", "--backend", help="Tool set whose selections the prompts show."),
+    epochs: float = typer.Option(1.0, "--epochs", min=0.01, help="Passes over the data (0.5: half of it, once)."),
+    max_steps: int = typer.Option(0, "--max-steps", min=0, help="Stop after this many steps (0: no limit)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    learning_rate: float = typer.Option(2e-4, "--lr", min=0.0),
+    rank: int = typer.Option(16, "--rank", min=1, help="LoRA rank."),
+    examples: int = typer.Option(0, "--examples", min=0, help="Retrieved examples in each prompt (0 for the shortest)."),
+    held_out: float = typer.Option(0.03, "--held-out", min=0.0, max=0.5, help="Share of templates held out for a loss."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Only the first N examples."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    resume: bool = typer.Option(False, "--resume", help="Go on from the last checkpoint beside --out."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Fine-tune a planner (LoRA) on solved queries; needs: pip install 'tinyagent-cli[train]'."""
+    from .commands.train_cmd import train_command
+    from .train.lora import TrainConfig
+
+    settings, catalog = _load(backend)
+    config = TrainConfig(rank=rank, alpha=2.0 * rank, learning_rate=learning_rate, batch_size=batch_size,
+                         epochs=epochs, max_steps=max_steps, seed=seed, device=device)
+    train_command(settings, catalog, dataset, out, base=base, config=config, examples_in_prompt=examples,
+                  held_out=held_out, limit=limit, resume=resume, as_json=as_json, console=_console(stderr=True))
+
+
+@app.command()
 def doctor(as_json: bool = JsonOption, backend: Optional[str] = BackendOption) -> int:
     """Check what works here, and say how to fix what does not."""
     from .commands.doctor import doctor_command

@@ -65,7 +65,8 @@ def list_rows(settings: Settings, registry: Registry | None = None) -> list[dict
                 "default": spec.name in defaults,
                 "status": status,
                 "installed": status == "installed",
-                "where": _where(spec, path, status),
+                "where": _where(spec, path, status) + (f" + adapter {spec.adapter.path}" if spec.adapter else ""),
+                "base": spec.base or None,
                 "size": spec.size,
                 "prompt_style": spec.prompt_style or None,
                 "description": spec.description,
@@ -84,10 +85,10 @@ def list_command(settings: Settings, console: Console, as_json: bool = False) ->
     from ..ui.listing import Column, print_listing
 
     labels = {"installed": "[green]yes[/]", "on_first_use": "[cyan]packaged[/]", "missing": "[dim]no[/]", "server": "server"}
-    columns = [Column(name) for name in ("name", "kind", "backend", "installed", "size", "default")]
+    columns = [Column(name) for name in ("name", "kind", "backend", "base", "installed", "size", "default")]
     print_listing(console, [*columns, Column("where", long=True)], [
-        [escape(row["name"]), row["kind"], row["backend"], labels[row["status"]], _human(row["size"]),
-         "[bold]yes[/]" if row["default"] else "", escape(row["where"])]
+        [escape(row["name"]), row["kind"], row["backend"], escape(row["base"] or ""), labels[row["status"]],
+         _human(row["size"]), "[bold]yes[/]" if row["default"] else "", escape(row["where"])]
         for row in rows
     ])
     if console.is_terminal:
@@ -115,6 +116,8 @@ def path_command(settings: Settings, name: str, console: Console) -> None:
 
 def rm_command(settings: Settings, name: str, console: Console) -> None:
     spec = load_registry(settings).get(name)
+    if spec.base:
+        raise ModelError(f"model {name!r} runs {spec.base}'s weights with its adapter; remove {spec.base} instead")
     removed = remove(spec, settings)
     if removed is None:
         console.print(f"{name} is not installed; nothing removed", markup=False, highlight=False)

@@ -202,8 +202,9 @@ class LlamaModel:
         """A file name that changes with the model file, the context size and the prefix."""
         import hashlib
 
-        stat = self.path.stat()
-        key = f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.llama.n_ctx()}|{tokens}"
+        files = [self.path] + ([self.spec.adapter.path] if self.spec.adapter else [])  # an adapter changes every state
+        key = "|".join(f"{f.resolve()}|{f.stat().st_size}|{f.stat().st_mtime_ns}" for f in files)
+        key += f"|{self.llama.n_ctx()}|{tokens}"
         return cache_dir / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.kv"
 
     def _save(self, file: Path) -> None:
@@ -493,14 +494,60 @@ def check_grammar(llama: Any, text: str) -> None:
 
 def load_llama_model(spec: ModelSpec, path: Path, settings: Settings, verbose: bool = False) -> LlamaModel:
     """The process-wide LlamaModel for ``path`` (loaded on first use)."""
-    key = (path.resolve(), spec.n_ctx)
+    adapter = _verified_adapter(spec) if spec.adapter else None
+    key = (path.resolve(), spec.n_ctx, adapter)
     with _models_lock:
         model = _models.get(key)
         if model is None:
+            extra = {"lora_path": str(adapter)} if adapter else {}
+            llama = _load(path, spec.n_ctx, verbose, **extra)
+            if adapter:
+                _check_adapter_base(spec, llama, adapter)
             if not _models:
                 atexit.register(_close_models)
-            model = _models[key] = LlamaModel(spec, _load(path, spec.n_ctx, verbose), path, verbose)
+            model = _models[key] = LlamaModel(spec, llama, path, verbose)
         return model
+
+
+def _verified_adapter(spec: ModelSpec) -> Path:
+    from .registry import sha256_file
+
+    assert spec.adapter is not None
+    path = spec.adapter.path
+    if not path.is_file():
+        raise ModelError(f"model {spec.name!r}: its adapter {path} does not exist ({spec.origin})")
+    if spec.adapter.sha256 is not None and sha256_file(path) != spec.adapter.sha256:
+        raise ModelError(f"model {spec.name!r}: {path} is not the adapter models.yaml names (sha256 differs); "
+                         "reinstall tinyagent or fix the entry's adapter.sha256")
+    return path
+
+
+def adapter_metadata(llama: Any) -> dict[str, str]:
+    """The ``tinyagent.*`` keys of the adapter loaded into ``llama`` ({} without one)."""
+    import llama_cpp
+
+    adapter = getattr(llama, "_lora_adapter", None)
+    if adapter is None:
+        return {}
+    found = {}
+    buf = ctypes.create_string_buffer(4096)
+    for i in range(llama_cpp.llama_adapter_meta_count(adapter)):
+        llama_cpp.llama_adapter_meta_key_by_index(adapter, i, buf, len(buf))
+        key = buf.value.decode("utf-8", "replace")
+        if key.startswith("tinyagent."):
+            llama_cpp.llama_adapter_meta_val_str_by_index(adapter, i, buf, len(buf))
+            found[key] = buf.value.decode("utf-8", "replace")
+    return found
+
+
+def _check_adapter_base(spec: ModelSpec, llama: Any, adapter: Path) -> None:
+    """An adapter trained on other weights would load and write nonsense: refuse it."""
+    made_for = adapter_metadata(llama).get("tinyagent.base_sha256")
+    if made_for and spec.sha256 and made_for != spec.sha256:
+        llama.close()
+        raise ModelError(f"model {spec.name!r}: {adapter.name} was trained for another base model "
+                         f"(sha256 {made_for[:12]}…, not {spec.base}'s {spec.sha256[:12]}…); train it again "
+                         "with tinyagent train")
 
 
 def _close_models() -> None:

@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +30,12 @@ if TYPE_CHECKING:
 
 MODELS_FILENAME = "models.yaml"
 MODEL_BACKENDS = ("llama_cpp", "openai_compatible", "faster_whisper")
-PROMPT_STYLES = ("completion", "chat", "tinyagent")
+PROMPT_STYLES = ("completion", "chat", "tinyagent", "trained")
 SOURCE_KINDS = ("package", "hub", "path", "base_url")
 LAYOUTS = ("chunks", "directory")
 
-_ENTRY_KEYS = {"name", "description", "backend", "source", "sha256", "size", "license", "n_ctx", "stop", "prompt_style"}
+_ENTRY_KEYS = {"name", "description", "backend", "source", "sha256", "size", "license", "n_ctx", "stop", "prompt_style",
+               "base", "adapter", "examples"}
 _PLANNER_KEYS = {"n_ctx", "stop", "prompt_style"}
 _SOURCE_KEYS = {
     "package": ({"package", "module", "layout", "file"}, {"package", "module", "layout", "file"}),
@@ -67,6 +68,14 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Adapter:
+    """A LoRA adapter (GGUF) that llama.cpp applies to a base model's weights at load."""
+
+    path: Path
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     description: str
@@ -78,6 +87,9 @@ class ModelSpec:
     n_ctx: int = 0  # planners only
     stop: tuple[str, ...] = ()
     prompt_style: str = ""  # planners only: one of PROMPT_STYLES
+    examples: int | None = None  # planners: solved examples in the prompt (None: config's examples_k)
+    base: str = ""  # another entry whose weights this one runs (with ``adapter``)
+    adapter: Adapter | None = None
     origin: str = field(default="", compare=False)  # "file:line" of the entry, for messages
 
     @property
@@ -176,7 +188,7 @@ def _parse_source(entry: _Entry) -> Source:
 
 def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
     entry = _Entry(file, node, f"models[{index}]")
-    entry.check_keys(_ENTRY_KEYS, {"name", "description", "backend", "source", "license"})
+    entry.check_keys(_ENTRY_KEYS, {"name", "description", "backend", "license"})
     name = entry.get("name", str, "a string")
     if not name or any(c.isspace() or c == "/" for c in name):
         raise entry.error("name", f"{name!r} is not a usable model name (no spaces or slashes)")
@@ -184,8 +196,17 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
     backend = entry.get("backend", str, "a string")
     if backend not in MODEL_BACKENDS:
         raise entry.error("backend", f"must be one of {', '.join(MODEL_BACKENDS)}, not {backend!r}")
-    source = _parse_source(entry)
-    _check_backend_source(entry, backend, source)
+    base = entry.get("base", str, "the name of another model", "")
+    if ("source" in entry.data) == bool(base):
+        raise entry.error(None, "needs exactly one of 'source' and 'base'")
+    if base and (backend != "llama_cpp" or "adapter" not in entry.data):
+        raise entry.error("base", "is for a llama_cpp planner with an adapter: the base's weights plus the adapter")
+    if "adapter" in entry.data and not base:
+        raise entry.error("adapter", "needs 'base', the model whose weights it adapts")
+    # Filled in from the base entry once every file is read (load_registry).
+    source = Source(kind="path", ref="") if base else _parse_source(entry)
+    if not base:
+        _check_backend_source(entry, backend, source)
 
     if backend == "faster_whisper":
         for key in sorted(_PLANNER_KEYS & set(entry.data)):
@@ -200,12 +221,13 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
     prompt_style = entry.get("prompt_style", str, "a string", "")
     if backend != "faster_whisper" and prompt_style not in PROMPT_STYLES:
         raise entry.error("prompt_style", f"must be one of {', '.join(PROMPT_STYLES)}, not {prompt_style!r}")
+    examples = entry.get("examples", int, "an integer")
+    if examples is not None and (backend == "faster_whisper" or examples < 0):
+        raise entry.error("examples", "is a planner's count of examples in its prompt, 0 or more")
     stop = entry.get("stop", list, "a list of strings", [])
     if not all(isinstance(s, str) and s for s in stop):
         raise entry.error("stop", f"expected a list of non-empty strings, got {stop!r}")
-    sha256 = entry.get("sha256", str, "a string")
-    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
-        raise entry.error("sha256", "expected 64 lowercase hex digits")
+    sha256 = _sha256(entry, "sha256")
     size = entry.get("size", int, "an integer (bytes)")
     if size is not None and size <= 0:
         raise entry.error("size", "must be positive")
@@ -220,8 +242,26 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
         n_ctx=n_ctx,
         stop=tuple(stop),
         prompt_style=prompt_style,
+        examples=examples,
+        base=base,
+        adapter=_parse_adapter(entry) if base else None,
         origin=f"{file}:{entry.line}",
     )
+
+
+def _sha256(entry: _Entry, key: str) -> str | None:
+    sha256 = entry.get(key, str, "a string")
+    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
+        raise entry.error(key, "expected 64 lowercase hex digits")
+    return sha256
+
+
+def _parse_adapter(entry: _Entry) -> Adapter:
+    """``adapter: {path, sha256}``; a relative path is relative to the models.yaml it is in."""
+    adapter = _Entry(entry.file, entry.nodes["adapter"], f"{entry.what}.adapter", entry.lines["adapter"])
+    adapter.check_keys({"path", "sha256"}, {"path"})
+    path = Path(adapter.get("path", str, "a string")).expanduser()
+    return Adapter(path if path.is_absolute() else entry.file.parent / path, _sha256(adapter, "sha256"))
 
 
 def _check_backend_source(entry: _Entry, backend: str, source: Source) -> None:
@@ -317,6 +357,13 @@ def load_registry(settings: Settings) -> Registry:
     for file in files:
         if file.is_file():
             models.update({spec.name: spec for spec in _parse_file(file)})
+    for name, spec in models.items():
+        if spec.base:
+            base = models.get(spec.base)
+            if base is None or base.backend != "llama_cpp" or base.base:
+                raise ModelError(f"{spec.origin}: model {name!r}: base {spec.base!r} must be a llama_cpp model "
+                                 f"with weights of its own (known: {', '.join(models)})")
+            models[name] = replace(spec, source=base.source, sha256=base.sha256, size=base.size)
     return Registry(models, tuple(files))
 
 
@@ -333,7 +380,7 @@ def _package_dir(source: Source) -> Path | None:
 
 def _managed_path(spec: ModelSpec, settings: Settings) -> Path:
     """Where tinyagent keeps a model it assembled or downloaded: models_dir/NAME[/FILE]."""
-    folder = settings.paths.models_dir / spec.name
+    folder = settings.paths.models_dir / (spec.base or spec.name)  # an adapted model shares its base's file
     return folder / spec.source.file if spec.source.file else folder
 
 

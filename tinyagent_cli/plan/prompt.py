@@ -63,6 +63,8 @@ def build_prompt(
     failure: str | None = None,
 ) -> Prompt:
     """The prompt for one query; ``examples`` are (query, plan) pairs, most similar first."""
+    if style == "trained":
+        return _trained_prompt(query, tools, examples, instructions, failure)
     # The prefix must end where the tokenizer cuts the whole prompt too: ended before
     # "\nTools:", its last "\n" merged with the next into one token, and no prompt's
     # tokens began with the cached prefix's.
@@ -80,3 +82,22 @@ def build_prompt(
         parts.append(f"A previous plan for this request failed: {failure}\nWrite a corrected plan.\n")
     parts.append(f"Request: {query.strip()}\n")
     return Prompt("".join(parts), prefix, style)
+
+
+TRAINED_PREFIX = "Tools:\n"
+
+
+def _trained_prompt(query: str, tools: Sequence[ToolSpec], examples: Sequence[tuple[str, str]],
+                    instructions: Sequence[str], failure: str | None) -> Prompt:
+    """A planner trained on plans (``tinyagent train``) needs no guidelines: the offered
+    tools' signatures and the request. Every token is prompt-reading time on a CPU. No
+    clock either: plans keep dates as the person said them, resolved by the tool layer."""
+    parts = [TRAINED_PREFIX, _tool_lines(tools, "completion")]
+    if instructions:
+        parts.append("Standing instructions:\n")
+        parts.extend(f"- {line}\n" for line in instructions)
+    parts.extend(_example_block(q, p) for q, p in reversed(examples))
+    if failure:
+        parts.append(f"A previous plan for this request failed: {failure}\n")
+    parts.append(f"Request: {query.strip()}\n")
+    return Prompt("".join(parts), TRAINED_PREFIX, "trained")

@@ -565,21 +565,29 @@ def _fit(x: Any, y: np.ndarray, tol: float = TOL) -> tuple[np.ndarray, np.ndarra
     return weights, intercept
 
 
-def _tune_thresholds(corpus: _Corpus, y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
-    """Per-tool thresholds from out-of-fold scores, the folds split by template.
-
-    An example joined from several templates ("mail.cc.03+cal.basic.01") is held out of
-    every fold one of its templates falls in, trains only the folds none of them does,
-    and keeps its lowest held-out score. Each fold's vocabulary comes from its own
-    training part, so held-out phrasings meet unseen words just as a person's request does.
-    """
+def template_folds(groups: Sequence[str]) -> np.ndarray:
+    """(examples, FOLDS) booleans: which folds hold each example out. Templates are dealt to
+    folds at random (seeded); an example joined from several ("mail.cc.03+cal.basic.01") is
+    held out of every fold one of its templates falls in."""
     import numpy as np
 
     parts = [group.split("+") for group in groups]
     unique = sorted({p for ps in parts for p in ps})
     order = np.random.default_rng(0).permutation(len(unique))
     fold_of = {unique[g]: i % FOLDS for i, g in enumerate(order)}
-    held_in = np.array([[any(fold_of[p] == k for p in ps) for k in range(FOLDS)] for ps in parts])
+    return np.array([[any(fold_of[p] == k for p in ps) for k in range(FOLDS)] for ps in parts], dtype=bool)
+
+
+def _tune_thresholds(corpus: _Corpus, y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """Per-tool thresholds from out-of-fold scores, the folds split by template.
+
+    An example held out of several folds keeps its lowest held-out score. Each fold's
+    vocabulary comes from its own training part, so held-out phrasings meet unseen words
+    just as a person's request does.
+    """
+    import numpy as np
+
+    held_in = template_folds(groups)
     oof = np.ones(y.shape, dtype=np.float64)
     for k in range(FOLDS):
         train, held = np.flatnonzero(~held_in[:, k]), np.flatnonzero(held_in[:, k])

@@ -1,0 +1,106 @@
+"""Training pairs: for each solved query, the prompt the planner will see and the plan.
+
+A model learns the tool set it is shown: trained on the gold tools plus noise, an adapter
+used whatever it was offered and fell apart on ToolRAG's real selections. So each query is
+offered what ToolRAG selects for it *out of fold*: a classifier trained without that
+query's templates, whose selections are as imperfect as a real request's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ..errors import DatasetError
+from ..plan.prompt import build_prompt
+from ..retrieval.dataset import Example
+from ..retrieval.toolrag import FOLD_TOL, ToolRAG, _Corpus, _fit, grams, template_folds
+from ..settings import Settings
+from ..tools.spec import Catalog
+
+# The clock is not in a trained planner's prompt; build_prompt wants one all the same.
+_NO_CLOCK = datetime(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    query: str
+    prompt: str
+    plan: str  # the target: plan text from "1." to "join()"
+    group: str  # template (or row) it came from: held-out splits never share one
+    offered: tuple[str, ...]  # the tools in the prompt
+
+
+def out_of_fold_tools(rag: ToolRAG, examples: Sequence[Example]) -> list[tuple[str, ...]]:
+    """The tools ToolRAG would offer each example had it never seen its template.
+
+    Each fold's classifier is ``rag`` with the weights of a fit that left the fold out, so
+    thresholds, hints and the tool cap are those of the planner's real selection.
+    """
+    import numpy as np
+
+    groups = [e.template or f"row:{i}" for i, e in enumerate(examples)]
+    held_in = template_folds(groups)
+    y = np.array([[t in e.tools for t in rag.tools] for e in examples], dtype=bool)
+    corpus = _Corpus([grams(e.query) for e in examples])
+    chosen: list[tuple[str, ...] | None] = [None] * len(examples)
+    for k in range(held_in.shape[1]):
+        train = np.flatnonzero(~held_in[:, k])
+        held = [int(i) for i in np.flatnonzero(held_in[:, k]) if chosen[i] is None]
+        if not held or len(train) == 0:
+            continue
+        space, columns = corpus.space(train)
+        weights, intercept = _fit(corpus.tfidf(train, space, columns), y[train], FOLD_TOL)
+        fold = replace(rag, space=space, weights=weights, intercept=intercept)
+        for i in held:
+            chosen[i] = fold.select(examples[i].query).tools
+    # An example no fold held out (one fold only): its in-sample selection.
+    return [tools if tools is not None else rag.select(e.query).tools for tools, e in zip(chosen, examples)]
+
+
+def training_pairs(examples: Sequence[Example], catalog: Catalog, settings: Settings, *,
+                   rag: ToolRAG, examples_in_prompt: int = 0) -> list[TrainingPair]:
+    """One pair per example whose tools this catalog has (others are skipped, and counted by the caller)."""
+    usable = [e for e in examples if set(e.tools) <= set(catalog.tools)]
+    if not usable:
+        raise DatasetError(f"no example uses only tools of the {catalog.backend} backend")
+    offered = out_of_fold_tools(rag, usable)
+    bank = None
+    if examples_in_prompt:
+        from ..retrieval.examples import ExampleBank
+
+        bank = ExampleBank.for_catalog(catalog, settings, rag)
+    pairs = []
+    for i, (example, tools) in enumerate(zip(usable, offered)):
+        shown: list[tuple[str, str]] = []
+        if bank is not None:
+            picked = bank.pick(example.query, tools, k=examples_in_prompt + 1)
+            shown = [(e.query, e.plan) for e in picked if e.query != example.query][:examples_in_prompt]
+        prompt = build_prompt(example.query, [catalog.tools[t] for t in tools], shown, now=_NO_CLOCK,
+                              style="trained")
+        pairs.append(TrainingPair(example.query, prompt.text, example.plan.strip(),
+                                  example.template or f"row:{i}", tools))
+    return pairs
+
+
+def split_held_out(pairs: Sequence[TrainingPair], share: float, seed: int) -> tuple[list[TrainingPair], list[TrainingPair]]:
+    """(train, held out), whole templates to one side, about ``share`` of them held out."""
+    groups = sorted({p.group.split("+")[0] for p in pairs})
+    rng = random.Random(seed)
+    held = set(rng.sample(groups, max(1, round(len(groups) * share)))) if share > 0 and len(groups) > 1 else set()
+    train = [p for p in pairs if not set(p.group.split("+")) & held]
+    return train, [p for p in pairs if set(p.group.split("+")) & held]
+
+
+def data_hash(pairs: Sequence[TrainingPair]) -> str:
+    """What the adapter learnt from, in one hash: prompts and plans, in order."""
+    digest = hashlib.sha256()
+    for pair in pairs:
+        digest.update(pair.prompt.encode())
+        digest.update(b"\0")
+        digest.update(pair.plan.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
