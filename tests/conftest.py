@@ -52,3 +52,15 @@ def run_cli(home: Path, *args: str, input: str | None = None, timeout: float = 1
         env=full_env,
         cwd=REPO,
     )
+
+
+def use_local_server(home: Path, url: str) -> None:
+    """A planner named "local": an OpenAI-compatible server on loopback (tests/test_openai_compat's
+    ``server`` fixture), which answers with the plan a test gave it."""
+    (home / "config" / "models.yaml").write_text(
+        "models:\n  - name: local\n    description: a server on loopback that writes a fixed plan\n"
+        "    backend: openai_compatible\n"
+        f"    source: {{base_url: '{url}', model: planner}}\n"
+        "    license: test\n    n_ctx: 4096\n    prompt_style: completion\n",
+        encoding="utf-8",
+    )

@@ -24,7 +24,7 @@ from tinyagent_cli.plan.tasks import Task
 from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools.spec import Catalog, load_catalog
 
-from .conftest import run_cli, write_config
+from .conftest import run_cli, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
@@ -199,16 +199,6 @@ def test_exec_sends_only_with_yes(phone: Phone, home: Path) -> None:
 
 # --------------------------------------------------------------------------- run
 
-LOCAL_MODEL = """\
-models:
-  - name: local
-    description: a server on loopback that writes a fixed plan
-    backend: openai_compatible
-    source: {{base_url: '{url}', model: planner}}
-    license: test
-    n_ctx: 4096
-    prompt_style: completion
-"""
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +225,7 @@ def trained_home(home: Path, trained: Path) -> Path:
 
 
 def use_server(home: Path, server: Server, plan: str) -> None:  # noqa: F811
-    (home / "config" / "models.yaml").write_text(LOCAL_MODEL.format(url=server.url), encoding="utf-8")
+    use_local_server(home, server.url)
     write_config(home, "model: local\n")
     server.chunks = [plan]
 

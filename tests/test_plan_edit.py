@@ -29,7 +29,7 @@ from tinyagent_cli.ui.confirm import confirm
 from tinyagent_cli.ui.edit import edit_plan
 from tinyagent_cli.ui.turn import Outcome, Turn
 
-from .conftest import run_cli, write_config
+from .conftest import run_cli, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
 from .test_repl import Terminal, needs_tmux
 
@@ -219,16 +219,6 @@ def test_a_log_from_before_edits_is_migrated(home: Path) -> None:
 # --------------------------------------------------------------------------- a real terminal
 
 WRONG_PLAN = '1. create_note("Packing list", "passport", "charger and socks")\n2. join()'
-LOCAL_MODEL = """\
-models:
-  - name: local
-    description: a server on loopback that writes a fixed plan
-    backend: openai_compatible
-    source: {{base_url: '{url}', model: planner}}
-    license: test
-    n_ctx: 4096
-    prompt_style: completion
-"""
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +265,7 @@ def plan_titles(screen: str) -> list[str]:
 @needs_tmux
 def test_terminal_repl_edits_a_plan_before_it_runs(terminal: Callable[..., Terminal], home: Path, editor: Editor,
                                                    server: Server) -> None:  # noqa: F811
-    (home / "config" / "models.yaml").write_text(LOCAL_MODEL.format(url=server.url), encoding="utf-8")
+    use_local_server(home, server.url)
     write_config(home, "backend: portable\nmodel: local\n")
     server.chunks = [WRONG_PLAN]
     editor.steps({"replace": [['"charger and socks")', '"charger and socks", "socks")']]},  # does not parse

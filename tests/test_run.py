@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import run_cli, write_config
+from .conftest import run_cli, use_local_server, write_config
 from .test_openai_compat import server  # noqa: F401  (a fixture)
 
 CONTACTS = """BEGIN:VCARD
@@ -44,18 +44,9 @@ def test_corrupt_models_yaml_names_the_line(home):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def _use_server(home, server) -> None:
-    """A planner named "local": the loopback server, which answers with ``server.chunks``."""
-    (home / "config" / "models.yaml").write_text(
-        "models:\n  - name: local\n    description: a server on loopback\n    backend: openai_compatible\n"
-        f"    source: {{base_url: '{server.url}', model: planner}}\n"
-        "    license: test\n    n_ctx: 4096\n    prompt_style: completion\n"
-    )
-
-
 def test_a_repeated_call_ends_the_plan(home, server):  # noqa: F811
     """A small model with nothing more to plan writes an earlier line again: the plan ends there."""
-    _use_server(home, server)
+    use_local_server(home, server.url)
     server.chunks = ['1. get_phone_number("Omar")\n2. send_sms(["$1"], "late")\n',
                      '3. send_sms(["$1"], "late")\n4. send_sms(["$1"], "late")\n5. join()']
     out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local",
@@ -65,7 +56,7 @@ def test_a_repeated_call_ends_the_plan(home, server):  # noqa: F811
 
 def test_a_dry_run_without_a_valid_plan_says_so(home, server):  # noqa: F811
     """No valid plan after the replan: exit 3, and the JSON still says it was a dry run."""
-    _use_server(home, server)
+    use_local_server(home, server.url)
     server.chunks = ['1. no_such_tool("x")\n2. join()']
     out = run_cli(home, "run", "--dry-run", "--json", "--backend", "macos", "--model", "local", "do a thing")
     data = json.loads(out.stdout)
