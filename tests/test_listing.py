@@ -46,7 +46,7 @@ def test_through_a_pipe_each_row_is_one_line_of_tab_separated_cells(home: Path) 
     models = run_cli(home, "models", "list")
     names = [m["name"] for m in json.loads(run_cli(home, "models", "list", "--json").stdout)]
     assert models.returncode == 0 and [line[0] for line in rows(models.stdout)] == names
-    assert {len(line) for line in rows(models.stdout)} == {7}
+    assert {len(line) for line in rows(models.stdout)} == {8}  # name, kind, backend, base, installed, size, default, where
     assert ["gemma3-270m", "planner", "llama_cpp"] == rows(models.stdout)[0][:3]
 
     log_runs(Settings.load())
