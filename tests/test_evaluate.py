@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -207,7 +208,7 @@ def test_full_eval_with_the_real_model_reports_every_figure(trained, capsys, tmp
     settings, catalog = trained
     save = tmp_path / "failures.jsonl"
     code, report = _eval(settings, catalog, DEV, capsys, retrieval_only=False, limit=3, save=save)
-    assert code == 0 and report["queries"] == 3 and report["model"] == "gemma3-270m"
+    assert code == 0 and report["queries"] == 3 and report["model"] == settings.config.model
     for key in ("success_rate", "valid_plan_rate"):
         assert 0 <= report[key] <= 1
     assert 0 <= report["exact_plan_rate"] <= report["success_rate"]  # exact is a success with its arguments right
@@ -244,7 +245,8 @@ def test_two_people_get_examples_that_look_up_two_and_a_plan_with_every_required
     from tinyagent_cli.agent import Agent
 
     settings, catalog = trained
-    agent = Agent(settings, catalog)
+    few_shot = replace(settings, config=replace(settings.config, model="gemma3-270m"))  # the planner that reads examples
+    agent = Agent(few_shot, catalog)
     plan, request, trace, error = agent.plan("email Jamal and Ana the expense report.xlsx", now=EVAL_NOW)
     assert error is None and plan is not None
     assert any(e[1].count("get_email_address(") == 2 for e in request.examples)

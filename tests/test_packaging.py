@@ -24,6 +24,7 @@ def test_wheel_ships_toolpacks_and_models_and_works_installed(tmp_path: Path):
     assert "tinyagent_cli/toolpacks/tinyagent/pack.yaml" in names
     assert "tinyagent_cli/toolpacks/tinyagent/examples.jsonl" in names
     assert "tinyagent_cli/models.yaml" in names
+    assert "tinyagent_cli/adapters/gemma3-270m-planner.gguf" in names
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
@@ -34,6 +35,12 @@ def test_wheel_ships_toolpacks_and_models_and_works_installed(tmp_path: Path):
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)["tools"]) == 16
+    # the trained planner's adapter is found inside the installed package, beside models.yaml
+    models = subprocess.run([sys.executable, "-m", "tinyagent_cli", "models", "list", "--json"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    planner = next(row for row in json.loads(models.stdout) if row["name"] == "gemma3-270m-planner")
+    assert planner["base"] == "gemma3-270m"
+    assert planner["where"].endswith(f"adapter {target / 'tinyagent_cli' / 'adapters' / 'gemma3-270m-planner.gguf'}")
     where = subprocess.run([sys.executable, "-c", "import tinyagent_cli; print(tinyagent_cli.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path)
     assert where.stdout.startswith(str(target))

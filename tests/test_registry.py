@@ -237,7 +237,9 @@ def test_models_commands(settings: Settings) -> None:
     console = Console(file=out, width=200)
     list_command(settings, console, as_json=True)
     rows = {row["name"]: row for row in json.loads(out.getvalue())}
-    assert rows["gemma3-270m"]["status"] == "on_first_use" and rows["gemma3-270m"]["default"]
+    assert rows["gemma3-270m"]["status"] == "on_first_use" and not rows["gemma3-270m"]["default"]
+    planner = rows["gemma3-270m-planner"]  # the default: the same weights, with its adapter
+    assert planner["status"] == "on_first_use" and planner["default"] and planner["base"] == "gemma3-270m"
     assert rows["tinyagent-1.1b"]["status"] == "missing"
     assert rows["tinyagent-1.1b"]["where"] == "tinyagent models pull tinyagent-1.1b"
     assert rows["whisper-tiny.en"]["installed"] and rows["whisper-tiny.en"]["kind"] == "speech"

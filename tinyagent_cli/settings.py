@@ -83,7 +83,7 @@ class ZoomConfig:
 class Config:
     """The config file's contents; every field has a default, so the file is optional."""
 
-    model: str = "gemma3-270m"
+    model: str = "gemma3-270m-planner"  # the trained planner: README, "A planner trained for the job"
     speech_model: str = "whisper-tiny.en"
     writer_model: str = ""  # a model for summaries; empty: extractive summary
     backend: str = "auto"
