@@ -161,7 +161,7 @@ def test_the_planners_cached_prefix_starts_every_prompt(gemma: LlamaModel, tmp_p
     tools = load_pack(shipped_packs_dir() / "tinyagent").tools[:3]
     now = datetime(2026, 11, 21, 9, 0)
     tokens = lambda text: gemma.llama.tokenize(text.encode(), add_bos=True, special=True)  # noqa: E731
-    for style in ("completion", "tinyagent"):
+    for style in ("completion", "tinyagent", "trained"):
         prompt = build_prompt("text Omar that I'm late", tools, [], now=now, style=style)
         assert tokens(prompt.text)[: len(tokens(prompt.prefix))] == tokens(prompt.prefix), style
     first = build_prompt("text Omar that I'm late", tools, [], now=now)
