@@ -129,6 +129,7 @@ def test_an_adapted_model_runs_its_bases_weights(home: Path) -> None:
         ("source: {path: /x.gguf}\n        adapter: {path: a.gguf}\n", "needs 'base'"),
         ("base: nothing-here\n        adapter: {path: a.gguf}\n", "base 'nothing-here' must be a llama_cpp model"),
         ("base: gemma3-270m\n        adapter: {path: a.gguf, sha256: abc}\n", "expected 64 lowercase hex digits"),
+        ("base: gemma3-270m\n        adapter: {path: a.gguf}\n        size: 5\n", "comes from the base model"),
     ],
 )
 def test_bad_adapted_entries_name_the_problem(home: Path, entry: str, message: str) -> None:

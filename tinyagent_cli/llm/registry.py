@@ -201,6 +201,9 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
         raise entry.error(None, "needs exactly one of 'source' and 'base'")
     if base and (backend != "llama_cpp" or "adapter" not in entry.data):
         raise entry.error("base", "is for a llama_cpp planner with an adapter: the base's weights plus the adapter")
+    for key in ("sha256", "size"):
+        if base and key in entry.data:
+            raise entry.error(key, f"comes from the base model {base!r}; the adapter's own goes in adapter.sha256")
     if "adapter" in entry.data and not base:
         raise entry.error("adapter", "needs 'base', the model whose weights it adapts")
     # Filled in from the base entry once every file is read (load_registry).
