@@ -31,7 +31,7 @@ from tinyagent_cli.ui.turn import Outcome, Turn
 
 from .conftest import run_cli, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
-from .test_repl import Terminal, needs_tmux
+from .test_repl import Terminal, needs_tmux, terminals
 
 EDITOR = """#!{python}
 import json, os, sys
@@ -245,17 +245,8 @@ def pane(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def terminal(home: Path, trained_portable: Path, pane: None) -> Iterator[Callable[..., Terminal]]:
     shutil.copytree(trained_portable, home / "cache")
-    opened: list[Terminal] = []
-
-    def open_terminal(*args: str) -> Terminal:
-        opened.append(Terminal(home, *args))
-        return opened[-1]
-
-    try:
+    with terminals(home) as open_terminal:
         yield open_terminal
-    finally:
-        for term in opened:
-            term.close()
 
 
 def plan_titles(screen: str) -> list[str]:

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -286,12 +287,13 @@ def terminal_home(home: Path, trained_cache: Path) -> Path:
     return home
 
 
-@pytest.fixture
-def terminal(terminal_home: Path) -> Iterator[Callable[..., Terminal]]:
+@contextmanager
+def terminals(home: Path) -> Iterator[Callable[..., Terminal]]:
+    """Opens tinyagent in tmux panes on ``home``; every pane is closed at the end."""
     opened: list[Terminal] = []
 
     def open_terminal(*args: str) -> Terminal:
-        opened.append(Terminal(terminal_home, *args))
+        opened.append(Terminal(home, *args))
         return opened[-1]
 
     try:
@@ -299,6 +301,12 @@ def terminal(terminal_home: Path) -> Iterator[Callable[..., Terminal]]:
     finally:
         for term in opened:
             term.close()
+
+
+@pytest.fixture
+def terminal(terminal_home: Path) -> Iterator[Callable[..., Terminal]]:
+    with terminals(terminal_home) as open_terminal:
+        yield open_terminal
 
 
 @needs_tmux

@@ -50,11 +50,9 @@ def test_each_pair_is_the_prompt_the_planner_sees_and_the_plan(shared) -> None:
 def test_out_of_fold_selections_are_not_the_in_sample_ones(shared) -> None:
     """Selected by a classifier that never saw the template, some requests miss a tool or get
     an extra one, as a person's will: that is what the model must learn to cope with."""
-    from tinyagent_cli.train.data import out_of_fold_tools
-
     _, _, rag = shared
     examples = list(rag.examples[::20])
-    held_out = out_of_fold_tools(rag, examples)
+    held_out = rag.out_of_fold_tools(examples)
     in_sample = [rag.select(e.query).tools for e in examples]
     assert len(held_out) == len(examples) and all(held_out)
     assert held_out != in_sample

@@ -25,8 +25,8 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,6 +299,26 @@ class ToolRAG:
             certain=tuple(t for i, t in enumerate(self.tools) if t in names and p[i] >= CERTAIN),
             unavailable=tuple(t for i, t in enumerate(self.tools) if not here[i] and p[i] >= CERTAIN),
         )
+
+    def out_of_fold_tools(self, examples: Sequence[Example]) -> list[tuple[str, ...]]:
+        """The tools this classifier would offer each example had it never seen its template
+        (``tinyagent train`` shows a planner those, as imperfect as a real request's).
+
+        Each fold's classifier is this one with the weights of a fit that left the fold out,
+        so thresholds, hints and the tool cap are those of the real selection.
+        """
+        import numpy as np
+
+        groups = [e.template or f"row:{i}" for i, e in enumerate(examples)]
+        y = np.array([[t in e.tools for t in self.tools] for e in examples], dtype=bool)
+        chosen: list[tuple[str, ...] | None] = [None] * len(examples)
+        for held, space, _, weights, intercept in _fold_fits(_Corpus([grams(e.query) for e in examples]), y, groups):
+            fold = replace(self, space=space, weights=weights, intercept=intercept)
+            for i in held:
+                if chosen[i] is None:
+                    chosen[i] = fold.select(examples[i].query).tools
+        # An example no fold held out (one fold only): its in-sample selection.
+        return [tools if tools is not None else self.select(e.query).tools for tools, e in zip(chosen, examples)]
 
     # ---- training ------------------------------------------------------------------
 
@@ -578,6 +598,20 @@ def template_folds(groups: Sequence[str]) -> np.ndarray:
     return np.array([[any(fold_of[p] == k for p in ps) for k in range(FOLDS)] for ps in parts], dtype=bool)
 
 
+def _fold_fits(corpus: _Corpus, y: np.ndarray, groups: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """For each template fold: (held-out rows, space, columns, weights, intercept) of a fit
+    on the other rows, in a vocabulary of their own."""
+    import numpy as np
+
+    held_in = template_folds(groups)
+    for k in range(held_in.shape[1]):
+        train, held = np.flatnonzero(~held_in[:, k]), np.flatnonzero(held_in[:, k])
+        if len(held) == 0 or len(train) == 0:
+            continue
+        space, columns = corpus.space(train)
+        yield (held, space, columns, *_fit(corpus.tfidf(train, space, columns), y[train], FOLD_TOL))
+
+
 def _tune_thresholds(corpus: _Corpus, y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
     """Per-tool thresholds from out-of-fold scores, the folds split by template.
 
@@ -587,14 +621,8 @@ def _tune_thresholds(corpus: _Corpus, y: np.ndarray, groups: Sequence[str]) -> n
     """
     import numpy as np
 
-    held_in = template_folds(groups)
     oof = np.ones(y.shape, dtype=np.float64)
-    for k in range(FOLDS):
-        train, held = np.flatnonzero(~held_in[:, k]), np.flatnonzero(held_in[:, k])
-        if len(held) == 0 or len(train) == 0:
-            continue
-        space, columns = corpus.space(train)
-        weights, intercept = _fit(corpus.tfidf(train, space, columns), y[train], FOLD_TOL)
+    for held, space, columns, weights, intercept in _fold_fits(corpus, y, groups):
         z = corpus.tfidf(held, space, columns) @ weights + intercept
         oof[held] = np.minimum(oof[held], 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))))
     thresholds = np.full(y.shape[1], DEFAULT_THRESHOLD, dtype=np.float32)

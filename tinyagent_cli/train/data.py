@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import DatasetError
 from ..plan.prompt import build_prompt
 from ..retrieval.dataset import Example
-from ..retrieval.toolrag import FOLD_TOL, ToolRAG, _Corpus, _fit, grams, template_folds
+from ..retrieval.toolrag import ToolRAG
 from ..settings import Settings
 from ..tools.spec import Catalog
 
@@ -34,40 +34,13 @@ class TrainingPair:
     offered: tuple[str, ...]  # the tools in the prompt
 
 
-def out_of_fold_tools(rag: ToolRAG, examples: Sequence[Example]) -> list[tuple[str, ...]]:
-    """The tools ToolRAG would offer each example had it never seen its template.
-
-    Each fold's classifier is ``rag`` with the weights of a fit that left the fold out, so
-    thresholds, hints and the tool cap are those of the planner's real selection.
-    """
-    import numpy as np
-
-    groups = [e.template or f"row:{i}" for i, e in enumerate(examples)]
-    held_in = template_folds(groups)
-    y = np.array([[t in e.tools for t in rag.tools] for e in examples], dtype=bool)
-    corpus = _Corpus([grams(e.query) for e in examples])
-    chosen: list[tuple[str, ...] | None] = [None] * len(examples)
-    for k in range(held_in.shape[1]):
-        train = np.flatnonzero(~held_in[:, k])
-        held = [int(i) for i in np.flatnonzero(held_in[:, k]) if chosen[i] is None]
-        if not held or len(train) == 0:
-            continue
-        space, columns = corpus.space(train)
-        weights, intercept = _fit(corpus.tfidf(train, space, columns), y[train], FOLD_TOL)
-        fold = replace(rag, space=space, weights=weights, intercept=intercept)
-        for i in held:
-            chosen[i] = fold.select(examples[i].query).tools
-    # An example no fold held out (one fold only): its in-sample selection.
-    return [tools if tools is not None else rag.select(e.query).tools for tools, e in zip(chosen, examples)]
-
-
 def training_pairs(examples: Sequence[Example], catalog: Catalog, settings: Settings, *,
                    rag: ToolRAG, examples_in_prompt: int = 0) -> list[TrainingPair]:
     """One pair per example whose tools this catalog has (others are skipped, and counted by the caller)."""
     usable = [e for e in examples if set(e.tools) <= set(catalog.tools)]
     if not usable:
         raise DatasetError(f"no example uses only tools of the {catalog.backend} backend")
-    offered = out_of_fold_tools(rag, usable)
+    offered = rag.out_of_fold_tools(usable)
     bank = None
     if examples_in_prompt:
         from ..retrieval.examples import ExampleBank
