@@ -20,13 +20,11 @@ GEMMA_SHA = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
 
 @pytest.fixture(scope="module")
-def shared() -> tuple[Settings, object, object]:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, object, object]:
     """The macos catalog with its ToolRAG, in a home shared by this module's tests."""
-    import tempfile
-
     from tinyagent_cli.retrieval.toolrag import ToolRAG
 
-    home = Path(tempfile.mkdtemp(prefix="train-home-"))
+    home = tmp_path_factory.mktemp("train-home")
     settings = Settings(Paths(home / "config", home / "data", home / "cache"), Config(backend="macos"))
     catalog = load_catalog(settings)
     return settings, catalog, ToolRAG.load_or_train(catalog, settings, progress=lambda message: None)
