@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import PlanError
+from .errors import ConfigError, PlanError
 from .plan.parser import StreamingParser, numbered_call
-from .plan.prompt import Prompt, build_prompt
+from .plan.prompt import Failure, Prompt, build_prompt
 from .plan.tasks import Plan, Task
+from .plan.writer import write_body
 from .settings import Settings
 from .tools.spec import Catalog
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .llm.base import LanguageModel
+    from .llm.chat_template import TemplateChoice
     from .llm.registry import ModelSpec
     from .retrieval.examples import ExampleBank
     from .retrieval.toolrag import Selection, ToolRAG
@@ -46,6 +48,16 @@ class PlanRequest:
     prompt: Prompt
     grammar: str
     retrieval_s: float
+    required: tuple[str, ...]  # tools the plan must call: a repeated line is refused while one is missing
+    bodies: tuple[tuple[str, str], ...]  # (tool, parameter): a body left empty is written from the request
+
+    def unavailable(self, catalog: Catalog) -> ConfigError | None:
+        """Why this request cannot be planned here: a tool it surely needs cannot run on this
+        machine, and a plan without it would do some other, useless thing."""
+        if not self.selection.unavailable:
+            return None
+        return ConfigError("this request needs " + "; and ".join(
+            f"{tool}, which {catalog.lack(tool)}" for tool in self.selection.unavailable))
 
 
 @dataclass
@@ -91,6 +103,7 @@ class Agent:
         self._examples: ExampleBank | None = None
         self._model: LanguageModel | None = None
         self._spec: ModelSpec | None = None
+        self._template: TemplateChoice | None = None
 
     # ---- the pieces, loaded on first use --------------------------------------------
 
@@ -131,6 +144,15 @@ class Agent:
                   "it may not plan them well (tinyagent train makes an adapter that knows them)", file=sys.stderr)
 
     @property
+    def template(self) -> TemplateChoice:
+        """The chat template this planner's prompt is wrapped in (read from its GGUF's header)."""
+        if self._template is None:
+            from .llm.chat_template import choose_template
+
+            self._template = choose_template(self.model_spec, self.settings)
+        return self._template
+
+    @property
     def toolrag(self) -> ToolRAG:
         if self._toolrag is None:
             from .retrieval.toolrag import ToolRAG
@@ -148,7 +170,8 @@ class Agent:
 
     def warm_up(self) -> None:
         """Load the classifier and model and evaluate the fixed prompt prefix (REPL start)."""
-        prompt = build_prompt("", [], [], now=datetime.now(), style=self.model_spec.prompt_style)
+        prompt = build_prompt("", [], [], now=datetime.now(), style=self.model_spec.prompt_style,
+                              template=self.template.template)
         warm = getattr(self.model, "warm_prefix", None)
         if warm is not None:
             warm(prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
@@ -156,8 +179,8 @@ class Agent:
 
     # ---- planning --------------------------------------------------------------------
 
-    def prepare(self, query: str, *, failure: str | None = None, now: datetime | None = None) -> PlanRequest:
-        from .plan.grammar import plan_grammar
+    def prepare(self, query: str, *, failure: Failure | None = None, now: datetime | None = None) -> PlanRequest:
+        from .plan.grammar import POLICIES, plan_grammar
 
         start = time.perf_counter()
         spec = self.model_spec
@@ -174,18 +197,15 @@ class Agent:
             instructions=self.settings.config.instructions,
             style=spec.prompt_style,
             failure=failure,
+            template=self.template.template,
         )
-        if spec.prompt_style == "trained":
-            # A planner trained on plans writes its arguments better than copying rules would
-            # make it: the grammar keeps the plan valid and calls the sure tools, which
-            # measurably helps it (README, "A planner trained for the job").
-            grammar = plan_grammar(tools, required=selection.certain)
-        else:
-            # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
-            grammar = plan_grammar(tools, required=selection.certain,
-                                   request=(query, *self.settings.config.instructions))
+        policy = POLICIES[spec.prompt_style]
+        required = selection.certain if policy.sure_tools else ()
+        # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
+        request = (query, *self.settings.config.instructions) if policy.copies else ()
+        grammar = plan_grammar(tools, required=required, request=request, thoughts=policy.thoughts)
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
-                           retrieval_s)
+                           retrieval_s, tuple(required), _bodies(spec.prompt_style))
 
     async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
                            *, now: datetime | None = None) -> AsyncIterator[Task]:
@@ -210,7 +230,7 @@ class Agent:
                 if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
                     warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
                 chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS,
-                                      reject=RepeatGuard(request.selection.certain))
+                                      reject=RepeatGuard(request.required))
                 with contextlib.closing(chunks):  # releases the model at once when cancelled
                     for chunk in chunks:
                         if stop.is_set():
@@ -225,6 +245,7 @@ class Agent:
         worker = threading.Thread(target=generate, name="planner")
         worker.start()
         parser = StreamingParser(self.catalog, now=now)
+        bodies = dict(request.bodies)
         emitted: list[Task] = []
         try:
             while True:
@@ -237,6 +258,7 @@ class Agent:
                     trace.text += str(value)
                     tasks = parser.feed(str(value))
                 for task in tasks:
+                    task = write_body(task, self.catalog.tools[task.tool], request.query, bodies)
                     if any(task.tool == seen.tool and task.args == seen.args for seen in emitted):
                         # A small model that has nothing more to plan writes an earlier call
                         # again: that is the end (RepeatGuard has already asked for another
@@ -270,3 +292,12 @@ class Agent:
             return Plan(tuple(asyncio.run(collect()))), request, trace, None
         except PlanError as exc:
             return None, request, trace, exc
+
+
+def _bodies(style: str) -> tuple[tuple[str, str], ...]:
+    """The message bodies a planner of this style leaves to a writer (tool, parameter)."""
+    if style != "tinyagent":
+        return ()
+    from .plan.tinyagent import load_format
+
+    return tuple(load_format().bodies.items())

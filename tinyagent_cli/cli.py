@@ -159,6 +159,19 @@ def run(
     return _finish(outcome, as_json, console)
 
 
+@app.command("prompt")
+def prompt_(
+    query: str = typer.Argument(..., help="A request, in your words; - reads it from stdin."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Planner model (see `tinyagent models list`)."),
+    backend: Optional[str] = BackendOption,
+) -> None:
+    """Print the exact text the planner would receive for a request, without loading it."""
+    from .commands.prompt_cmd import prompt_command
+
+    settings, catalog = _load(backend, model)
+    prompt_command(settings, catalog, query)
+
+
 @app.command()
 def chat(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Planner model (see `tinyagent models list`)."),

@@ -382,5 +382,6 @@ def all_tools_prompt_tokens(agent: Agent, request: PlanRequest) -> int:
         now=EVAL_NOW,
         instructions=agent.settings.config.instructions,
         style=agent.model_spec.prompt_style,
+        template=agent.template.template,
     )
     return agent.model.count_tokens(prompt.text)

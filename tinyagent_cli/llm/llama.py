@@ -143,7 +143,7 @@ class LlamaModel:
         constraint = self.grammar(grammar) if grammar else None
         stops = tuple(dict.fromkeys(s for s in (*self.spec.stop, *stop) if s))
         with self._lock:
-            tokens = self.llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            tokens = self._prompt_tokens(prompt)
             room = self.llama.n_ctx() - len(tokens)
             if room <= 0:
                 raise ModelError(
@@ -156,6 +156,14 @@ class LlamaModel:
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _prompt_tokens(self, text: str) -> list[int]:
+        """``text``'s tokens after BOS; a chat template that writes the BOS token itself
+        ("<s>[INST] ...") does not get a second one."""
+        bos = self.llama.token_bos()
+        piece = self.llama._model.token_get_text(bos) if bos >= 0 else ""
+        written = bool(piece) and text.startswith(piece)
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=not written, special=True)
 
     def grammar(self, text: str) -> _Grammar:
         """The compiled grammar for GBNF ``text``, checked by llama.cpp, cached per text."""
@@ -180,7 +188,7 @@ class LlamaModel:
         import llama_cpp
 
         with self._lock:
-            tokens = self.llama.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+            tokens = self._prompt_tokens(prefix)
             llama = self.llama
             if (llama.n_tokens >= len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens
                     and llama._ctx.kv_cache_seq_rm(-1, len(tokens), -1)):

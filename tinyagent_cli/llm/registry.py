@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 MODELS_FILENAME = "models.yaml"
 MODEL_BACKENDS = ("llama_cpp", "openai_compatible", "faster_whisper")
 PROMPT_STYLES = ("completion", "chat", "tinyagent", "trained")
+# Styles whose text a chat template wraps (the others are plain completions, as measured).
+TEMPLATE_STYLES = ("chat", "tinyagent")
 SOURCE_KINDS = ("package", "hub", "path", "base_url")
 LAYOUTS = ("chunks", "directory")
 
 _ENTRY_KEYS = {"name", "description", "backend", "source", "sha256", "size", "license", "n_ctx", "stop", "prompt_style",
-               "base", "adapter", "examples"}
-_PLANNER_KEYS = {"n_ctx", "stop", "prompt_style"}
+               "base", "adapter", "examples", "template", "template_from"}
+_PLANNER_KEYS = {"n_ctx", "stop", "prompt_style", "template", "template_from"}
 _SOURCE_KEYS = {
     "package": ({"package", "module", "layout", "file"}, {"package", "module", "layout", "file"}),
     "hub": ({"hub", "file"}, {"hub"}),
@@ -90,6 +92,8 @@ class ModelSpec:
     examples: int | None = None  # planners: solved examples in the prompt (None: config's examples_k)
     base: str = ""  # another entry whose weights this one runs (with ``adapter``)
     adapter: Adapter | None = None
+    template: str = ""  # planners: a Jinja chat template, used instead of the GGUF's own
+    template_from: str = ""  # "gguf": the GGUF's own template wins, ``template`` stands in where it has none
     origin: str = field(default="", compare=False)  # "file:line" of the entry, for messages
 
     @property
@@ -234,6 +238,7 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
     size = entry.get("size", int, "an integer (bytes)")
     if size is not None and size <= 0:
         raise entry.error("size", "must be positive")
+    template, template_from = _parse_template(entry, backend, prompt_style)
     return ModelSpec(
         name=name,
         description=entry.get("description", str, "a string").strip(),
@@ -248,8 +253,29 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
         examples=examples,
         base=base,
         adapter=_parse_adapter(entry) if base else None,
+        template=template,
+        template_from=template_from,
         origin=f"{file}:{entry.line}",
     )
+
+
+def _parse_template(entry: _Entry, backend: str, prompt_style: str) -> tuple[str, str]:
+    """``template`` (Jinja text) and ``template_from`` ("gguf" or ""), where they can apply.
+    The Jinja itself is compiled on first use: every command reads models.yaml, few render."""
+    template = entry.get("template", str, "a Jinja chat template")
+    template_from = entry.get("template_from", str, "a string", "")
+    if template is None and not template_from:
+        return "", ""
+    key = "template" if template is not None else "template_from"
+    if prompt_style not in TEMPLATE_STYLES:
+        raise entry.error(key, f"wraps the {' and '.join(TEMPLATE_STYLES)} prompt styles, not {prompt_style!r}")
+    if template is not None and not template.strip():
+        raise entry.error("template", "must not be empty")
+    if backend == "openai_compatible" and prompt_style == "chat":
+        raise entry.error(key, "a chat model's server applies its own template")
+    if template_from and (template_from != "gguf" or template is None or backend != "llama_cpp"):
+        raise entry.error("template_from", "can only be gguf, for a llama_cpp model with a template to fall back on")
+    return template or "", template_from
 
 
 def _sha256(entry: _Entry, key: str) -> str | None:

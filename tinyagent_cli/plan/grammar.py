@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..tools.spec import Param, ToolSpec
 from ..words import EDGE, PLAIN_WORD, word_core
@@ -30,6 +31,30 @@ MAX_LIST = 6  # items in one list argument
 MAX_STRING = 400
 MAX_ITEM = 100
 MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
+MAX_THOUGHT = 300  # characters of a "Thought:" line
+END_OF_PLAN = "<END_OF_PLAN>"
+
+
+
+@dataclass(frozen=True)
+class GrammarPolicy:
+    """How far a prompt style's grammar holds its model, beyond a valid plan."""
+
+    sure_tools: bool  # ToolRAG's sure tools are called before join() (a repeat is refused while one is missing)
+    copies: bool  # verbatim arguments and dates are words of the request
+    thoughts: bool = False  # LLMCompiler's conventions: "Thought:" lines, None, <END_OF_PLAN>
+
+
+POLICIES: dict[str, GrammarPolicy] = {
+    # A base model copies its examples: every rule measured to help it (README, "Accuracy").
+    "completion": GrammarPolicy(sure_tools=True, copies=True),
+    "chat": GrammarPolicy(sure_tools=True, copies=True),
+    # Trained here: it writes better arguments than copying allows; sure tools measurably help it.
+    "trained": GrammarPolicy(sure_tools=True, copies=False),
+    # Fine-tuned elsewhere on its own conventions (ISO dates, bodies left to a writer, thoughts):
+    # validity only, since no constraint has been measured to help these models here.
+    "tinyagent": GrammarPolicy(sure_tools=False, copies=False, thoughts=True),
+}
 
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 
@@ -84,7 +109,8 @@ DATE_RULES: dict[str, list[list[str]]] = {
     "count": [["[1-9]"], ["[1-9]", "[0-9]"]],
     "unit": [[unit + plural] for unit in ("minute", "hour", "day", "week", "month") for plural in ("s", "")],
     "iso": [["@ymd"], ["@ymd", "[ T]", "@isotime"]],
-    "isotime": [["@h24", ":", "@min"], ["@hour", ":", "@min"], ["@h24", ":", "@min", ":", "@min"]],
+    "isotime": [["@h24", ":", "@min"], ["@hour", ":", "@min"], ["@h24", ":", "@min", ":", "@min"],
+                ["@hour", ":", "@min", ":", "@min"]],
     "ymd": [["20", "[0-9]", "[0-9]", "-", "@mm", "-", "@dd"]],
     "mm": [["0", "[1-9]"], ["1", "[0-2]"]],
     "dd": [["0", "[1-9]"], ["[12]", "[0-9]"], ["3", "[01]"]],
@@ -189,14 +215,17 @@ def _rule_name(tool: str, step: int) -> str:
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool) -> list[str]:
+def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool,
+                thoughts: bool = False) -> list[str]:
     """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
-    with ``verbatim``, verbatim strings are a reference or (with ``said``) words of the request."""
+    with ``verbatim``, verbatim strings are a reference or (with ``said``) words of the request;
+    with ``thoughts`` (LLMCompiler's conventions), any argument may be None."""
     def arg(param: Param) -> str:
         kind = _TYPE_RULES[param.type]
         if verbatim and param.verbatim:
             kind = "quote" if kind == "str" else "quotes"
-        return f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
+        rule = f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
+        return f'({rule} | "None")' if thoughts else rule
 
     rules = []
     for tool in tools:
@@ -209,7 +238,7 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
         f'item-{step} ::= "\\"" char-{step}{{0,{MAX_ITEM}}} "\\""',
         f"char-{step} ::= plain | esc{reference}",
         f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
-        f'join-{step + 1} ::= "{step + 1}. join()"',
+        _join_rule(step + 1, thoughts),
     ]
     if verbatim:
         copies = " | ".join((["said"] if said else []) + ([f'"$" ref-{step}'] if step > 1 else []))
@@ -224,7 +253,7 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
 
 
 def _line_rules(step: int, tools: Sequence[ToolSpec], required: Sequence[str], max_tasks: int,
-                waiting: set[frozenset[str]]) -> tuple[list[str], set[frozenset[str]]]:
+                waiting: set[frozenset[str]], thoughts: bool = False) -> tuple[list[str], set[frozenset[str]]]:
     """Rules for plan line ``step``, one per set of required tools still to be called
     (``waiting``), and the sets the next line may start with.
 
@@ -256,8 +285,17 @@ def _line_rules(step: int, tools: Sequence[ToolSpec], required: Sequence[str], m
             if step < max_tasks:
                 following.add(left)
             alternatives.append(f'{call} "\\n" {then}')
-        rules.append(f'{_line_name(step, missing, required)} ::= "{step}. " ({" | ".join(alternatives)})')
+        thought = "thought? " if thoughts else ""
+        rules.append(f'{_line_name(step, missing, required)} ::= {thought}"{step}. " ({" | ".join(alternatives)})')
     return rules, following
+
+
+def _join_rule(step: int, thoughts: bool) -> str:
+    """``N. join()``; with ``thoughts``, maybe after a thought and followed by <END_OF_PLAN>,
+    as LLMCompiler's fine-tuned planners write it."""
+    if thoughts:
+        return f'join-{step} ::= thought? "{step}. join()" "{END_OF_PLAN}"?'
+    return f'join-{step} ::= "{step}. join()"'
 
 
 def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> str:
@@ -267,7 +305,7 @@ def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> s
 
 
 def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), request: Sequence[str] = (),
-                 max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST) -> str:
+                 thoughts: bool = False, max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
@@ -282,6 +320,9 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     ``request`` is the texts whose words a ``verbatim`` argument may copy (the query and
     the person's standing instructions); without it such arguments are free strings.
     Gemma 270M otherwise writes the example's "call mom" for "buy milk".
+
+    ``thoughts`` admits what planners fine-tuned on LLMCompiler's format also write: a
+    "Thought: ..." line before any line, None for an argument, <END_OF_PLAN> after join().
 
     The text is a pure function of its arguments, so callers can cache what llama.cpp
     compiles from it.
@@ -298,9 +339,11 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     said = _said_rules(request) if verbatim else []
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
-        rules, waiting = _line_rules(step, unique, required, max_tasks, waiting)
-        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said))
+        rules, waiting = _line_rules(step, unique, required, max_tasks, waiting, thoughts)
+        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts)
     if any(p.type == "date" for tool in unique for p in tool.params):
         lines += _date_span_rule(request) if request else _date_gbnf()
     lines += said
+    if thoughts:
+        lines.append(f'thought ::= "Thought: " [^\\n]{{1,{MAX_THOUGHT}}} "\\n"')
     return "\n".join(lines + _COMMON) + "\n"

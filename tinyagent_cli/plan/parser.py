@@ -124,7 +124,7 @@ class StreamingParser:
         spec = self.catalog.get(name)
         if spec is None:
             raise PlanError(self.catalog.why_unavailable(name), no)
-        values = _literal_args(name, call, no)
+        values = literal_args(name, call, no)
         if len(values) != len(spec.params):
             raise PlanError(
                 f"{name} takes {len(spec.params)} arguments ({_param_names(spec)}), got {len(values)}", no
@@ -158,7 +158,7 @@ class StreamingParser:
         return value
 
 
-def _literal_args(name: str, call: str, no: int) -> list[Any]:
+def literal_args(name: str, call: str, no: int) -> list[Any]:
     """The call's positional arguments as Python values; only literals are allowed."""
     try:
         with warnings.catch_warnings():  # "invalid escape sequence" is the model's typo, not ours to warn

@@ -25,7 +25,6 @@ from ..errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TASK_FAILED,
-    ConfigError,
     Declined,
     TinyAgentError,
 )
@@ -294,16 +293,17 @@ def run_query(agent: Any, turn: Turn, query: str, *, transcript: str | None = No
     """
     from ..agent import PlanTrace
     from ..errors import PlanError
+    from ..plan.prompt import Failure
 
     settings = agent.settings
     attempts = settings.config.replan_limit + 1
-    failure: str | None = None
+    failure: Failure | None = None
     last_error: PlanError | None = None
     for attempt in range(attempts):
         request = agent.prepare(query, failure=failure)
-        if request.selection.unavailable:
-            raise ConfigError("this request needs " + "; and ".join(
-                f"{tool}, which {agent.catalog.lack(tool)}" for tool in request.selection.unavailable))
+        refusal = request.unavailable(agent.catalog)
+        if refusal is not None:
+            raise refusal
         trace = PlanTrace()
         outcome = Outcome(query=query, model=agent.model_spec.name, backend=settings.backend,
                           transcript=transcript, selected_tools=request.selection.tools)
@@ -311,16 +311,16 @@ def run_query(agent: Any, turn: Turn, query: str, *, transcript: str | None = No
             outcome = turn.run(agent.stream_tasks(request, trace), outcome)
         except PlanError as exc:
             last_error = exc
-            failure = f"the plan was invalid ({exc}). The model wrote:\n{trace.text.strip()}"
+            failure = Failure.invalid(trace.text, exc)
             continue
         finally:
             outcome.timings["retrieval_s"] = request.retrieval_s
         outcome.plan_text = trace.text
         outcome.timings["prompt_tokens"] = trace.prompt_tokens
-        if (outcome.answer and outcome.answer.failures and attempt + 1 < attempts
+        if (outcome.plan is not None and outcome.answer and outcome.answer.failures and attempt + 1 < attempts
                 and not outcome.changed_something(agent.catalog)):
-            failure = "; ".join(outcome.answer.failures)
-            turn.console.print(f"[yellow]replanning: {failure}[/yellow]")
+            failure = Failure.tasks(outcome.plan, outcome.results, outcome.answer.failures)
+            turn.console.print(f"[yellow]replanning: {failure.summary}[/yellow]")
             continue
         return outcome
     assert last_error is not None
