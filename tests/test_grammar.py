@@ -314,3 +314,25 @@ def test_the_grammar_picks_the_likeliest_allowed_token(gemma) -> None:  # type: 
             best = int(np.argmax(view["logit"]))
             constraint.reset()
             assert constraint.choose(int(np.argmax(logits)), logits) == best
+
+
+@pytest.mark.slow
+def test_llama_cpp_lets_tinyagent_planners_write_their_conventions(gemma) -> None:  # type: ignore[no-untyped-def]
+    """The validity-only grammar of the tinyagent style admits what TinyAgent's planners were
+    tuned to write (thoughts, ISO dates with seconds, composed strings, "" bodies, None,
+    <END_OF_PLAN>) and still refuses an invalid plan."""
+    tools = [TOOLS[n] for n in ("get_email_address", "compose_new_email", "create_reminder")]
+    grammar = plan_grammar(tools, thoughts=True)
+    plan = ("Thought: First I need Ana's email address.\n"
+            '1. get_email_address("Ana")\n'
+            '2. compose_new_email(["$1"], [], "Running late", "", [])\n'
+            '3. create_reminder("Buy milk", "2026-11-22 10:00:00", "", None, 0, False)\n'
+            "Thought: I have written the email and made the reminder.\n"
+            "4. join()<END_OF_PLAN>")
+    assert _accepts(gemma, grammar, plan)
+    for wrong in ('1. compose_new_email("Ana")',  # arguments short
+                  '1. get_email_address("$1")',  # no earlier task
+                  '1. create_reminder("x", "Lincoln Park", "", "", 0, False)',  # not a date
+                  "Thought: a\n2. join()"):  # numbering starts at 1
+        assert not _accepts(gemma, grammar, wrong), wrong
+    _parses(plan)

@@ -1,10 +1,11 @@
-"""The model registry: strict models.yaml validation, merging, packaged assembly, offline pull."""
+"""The model registry: strict models.yaml validation, merging, packaged assembly, pulls from a hub (on loopback) and offline."""
 
 from __future__ import annotations
 
 import hashlib
 import socket
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,107 @@ def test_models_commands(settings: Settings) -> None:
     assert Path(out.getvalue().strip(), "model.bin").is_file()
     rm_command(settings, "tinyagent-1.1b", console)
     assert "nothing removed" in out.getvalue()
+
+
+class FakeHub:
+    """A Hugging Face hub on loopback that serves one file, slowly enough for a progress bar."""
+
+    def __init__(self, data: bytes) -> None:
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.data = data
+        self.paths: list[str] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _headers(self) -> None:
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", "0" * 40)
+                self.send_header("ETag", f'"{hashlib.sha256(hub.data).hexdigest()}"')
+                self.send_header("Content-Length", str(len(hub.data)))
+                self.end_headers()
+
+            def do_HEAD(self) -> None:
+                hub.paths.append(self.path)
+                self._headers()
+
+            def do_GET(self) -> None:
+                hub.paths.append(self.path)
+                self._headers()
+                for start in range(0, len(hub.data), 1 << 16):
+                    self.wfile.write(hub.data[start:start + (1 << 16)])
+                    time.sleep(0.02)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeHub]:
+    fake = FakeHub(b"GGUF" + bytes(range(256)) * 4000)  # about 1 MB
+    yield fake
+    fake.close()
+
+
+def _pull(home: Path, hub_url: str, name: str = "tinyagent-1.1b"):  # type: ignore[no-untyped-def]
+    from .conftest import run_cli
+
+    # A terminal as far as rich can tell, so the progress bar is drawn into stderr.
+    return run_cli(home, "models", "pull", name, env={"HF_ENDPOINT": hub_url, "HF_HUB_OFFLINE": "0",
+                                                      "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"})
+
+
+def test_pull_from_the_hub_shows_progress_and_verifies(home: Path, hub: FakeHub, settings: Settings) -> None:
+    shipped = reg.load_registry(settings).get("tinyagent-1.1b")
+    assert (shipped.source.ref, shipped.source.file) == ("squeeze-ai-lab/TinyAgent-1.1B-GGUF", "TinyAgent-1.1B-Q4_K_M.gguf")
+    # The same entry, with the digest of what this hub serves: a verified download.
+    write_user_models(settings, f"""\
+        models:
+          - name: tinyagent-1.1b
+            description: TinyAgent 1.1B, from a hub on loopback
+            backend: llama_cpp
+            source: {{hub: {shipped.source.ref}, file: {shipped.source.file}}}
+            sha256: {hashlib.sha256(hub.data).hexdigest()}
+            license: test
+            n_ctx: 4096
+            prompt_style: tinyagent
+        """)
+    out = _pull(home, hub.url)
+    assert out.returncode == 0, out.stderr
+    path = Path(out.stdout.strip().split(": ", 1)[1])
+    assert path.read_bytes() == hub.data and path.parent == settings.paths.models_dir / "tinyagent-1.1b"
+    assert f"/{shipped.source.ref}/resolve/main/{shipped.source.file}" in hub.paths
+    assert "tinyagent-1.1b" in out.stderr and "verifying tinyagent-1.1b" in out.stderr  # the bars, drawn
+    assert "Traceback" not in out.stderr
+    assert reg.installed_path(reg.load_registry(settings).get("tinyagent-1.1b"), settings) == path
+
+
+def test_pull_refuses_a_corrupt_file(home: Path, hub: FakeHub, settings: Settings) -> None:
+    out = _pull(home, hub.url)  # the shipped entry's sha256 is that of the real 668 MB file
+    assert out.returncode == 2
+    errors = [line.split("tinyagent: ", 1)[1] for line in out.stderr.splitlines() if "tinyagent: " in line]
+    assert len(errors) == 1 and "sha256 mismatch" in errors[0] and errors[0].endswith("the file was removed")
+    spec = reg.load_registry(settings).get("tinyagent-1.1b")
+    assert reg.installed_path(spec, settings) is None
+    assert not (settings.paths.models_dir / "tinyagent-1.1b" / spec.source.file).exists()
+
+
+def test_pull_offline_is_one_clear_line(home: Path) -> None:
+    from .conftest import run_cli
+
+    out = run_cli(home, "models", "pull", "tinyagent-1.1b",
+                  env={"HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}", "HF_HUB_OFFLINE": "0"})
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "cannot be reached (offline?); retry when online" in out.stderr
+    out = run_cli(home, "models", "pull", "tinyagent-1.1b", env={"HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "offline mode is on" in out.stderr
