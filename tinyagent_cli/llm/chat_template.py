@@ -41,7 +41,8 @@ def gguf_string(path: Path, key: str) -> str | None:
                 raise ModelError(f"{path} is not a GGUF file")
             (version,) = struct.unpack("<I", f.read(4))
             length = "<I" if version == 1 else "<Q"  # version 1 counted in 32 bits
-            _, count = struct.unpack(length * 2, f.read(struct.calcsize(length) * 2))
+            f.seek(struct.calcsize(length), 1)  # the tensor count
+            (count,) = struct.unpack(length, f.read(struct.calcsize(length)))
             for _ in range(count):
                 name = _read_text(f, length)
                 (kind,) = struct.unpack("<I", f.read(4))
