@@ -27,6 +27,7 @@ from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 
 from .conftest import REPO, run_cli
+from .test_openai_compat import server  # noqa: F401  (a fixture)
 
 PACK = load_pack(shipped_packs_dir() / "tinyagent")
 TOOLS = {t.name: t for t in PACK.tools}
@@ -449,9 +450,6 @@ def _tinyagent_server_entry(home: Path, url: str) -> None:
         f'    template: "{template}"\n',
         encoding="utf-8",
     )
-
-
-from .test_openai_compat import server  # noqa: E402,F401  (a fixture)
 
 
 def test_run_shows_the_body_it_will_write_before_anything_runs(cli_home: Path, server) -> None:  # noqa: F811
