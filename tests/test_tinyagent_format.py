@@ -130,6 +130,15 @@ def test_without_a_template_the_parts_are_joined_as_tinyagent_joined_them() -> N
     assert wrapped.prefix == "<<" + load_format().intro
 
 
+def test_a_chat_prompt_is_the_request_turn_of_its_template() -> None:
+    plain = build_prompt(QUERY, SELECTED, EXAMPLES, now=NOW, style="chat")
+    wrapped = build_prompt(QUERY, SELECTED, EXAMPLES, now=NOW, style="chat",
+                           template=ChatTemplate("<user>{{ messages[0]['content'] }}</user>", "test"))
+    assert wrapped.text == f"<user>{plain.text}</user>" and wrapped.prefix == "<user>" + plain.prefix
+    assert build_prompt(QUERY, SELECTED, EXAMPLES, now=NOW, style="completion",
+                        template=ChatTemplate("<user>{{ messages }}", "test")).text.startswith("Write a plan")
+
+
 def test_rules_come_with_their_tools_and_instructions_last() -> None:
     reminder_only = build_prompt("remind me", [TOOLS["create_reminder"]], [], now=NOW, style="tinyagent").text
     assert "get_phone_number" not in reminder_only and "Zoom" not in reminder_only
