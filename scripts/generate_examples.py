@@ -29,10 +29,6 @@ HOLDOUT_SHARE = 0.15
 PER_TEMPLATE = 17  # queries drawn per single-request training template
 PER_TEST_TEMPLATE = 11  # fewer for held-out templates keeps the test set near 1,000
 COMBOS = 1700  # multi-request queries ("text Omar ... and remind me ...")
-# Training-only additions where the first trained planner showed gaps (see supplement()).
-EXTRA_COMBOS = 900  # more multi-request queries, half of them three requests
-LITERAL_CONTACTS = 700  # a contact given as an address or number: no lookup
-DICTATED_LISTS = 300  # a note's or reminder's content dictated as a list
 
 # --------------------------------------------------------------------------- pools
 
@@ -197,13 +193,6 @@ NOTE_CONTENT = [
     "pick up dry cleaning", "book the hotel in Porto", "follow up with legal", "idea: weekly newsletter",
     "Kenji recommended Kyoto in November", "replace the kitchen bulb", "budget is 2k", "renew the domain",
     "check flights for Eid", "take vitamins", "schedule the car inspection",
-]
-# Contents said as a list stay one argument (no call per item).
-DICTATED = [
-    "sunscreen, a hat and flip-flops", "flour, sugar, eggs and butter", "tent, stove and headlamps",
-    "milk, coffee and dish soap", "lightbulbs and a drill bit", "passport photos, the visa form and a pen",
-    "apples, rice and chicken thighs", "batteries, tape and string", "cake, candles and balloons",
-    "gloves, scarf and the warm boots",
 ]
 FOLDERS = ["Work", "Personal", "Recipes", "Travel", "Family", "School", "Ideas"]
 
@@ -1063,8 +1052,8 @@ def typo(text: str, rng: random.Random) -> str:
     return text[: m.start(1)] + slip + text[m.end(1):]
 
 
-def fill(t: Template, rng: random.Random, **given: str) -> tuple[str, list[Call]]:
-    slots = {**t.scenario.sample(rng), **given}
+def fill(t: Template, rng: random.Random) -> tuple[str, list[Call]]:
+    slots = t.scenario.sample(rng)
     text = t.text
     if re.sub(r"{\w+}", "", text) == re.sub(r"{\w+}", "", text).lower() and rng.random() < HURRIED_SHARE:
         # typed in a hurry: "text omar im late"; the plan keeps the names as typed
@@ -1148,96 +1137,7 @@ def generate(seed: int) -> tuple[list[dict], list[dict]]:
 
     rng.shuffle(train)
     rng.shuffle(test)
-    # The supplement draws from a stream of its own, after the test set is final, so the test
-    # set stays byte-identical when the training mix changes.
-    extra = random.Random(f"{seed}-supplement")
-    supplement(extra, [t for t in all_t if t.tid not in test_ids], add)
-    extra.shuffle(train)
     return train, test
-
-
-def supplement(rng: random.Random, training: list[Template], add: Callable[..., bool]) -> None:
-    """Training-only queries that weigh the mix toward what the first trained planner got
-    wrong on held-out phrasings: more multi-request queries, contacts given as an address or
-    a number, contents dictated as lists."""
-    clauses = [t for t in training if t.clause]
-
-    def some_combo() -> tuple[str, list[list[Call]], str] | None:
-        parts = rng.sample(clauses, 2 if rng.random() < 0.5 else 3)
-        if len({p.family for p in parts}) < len(parts):
-            return None
-        query, plans = combo(parts, rng)
-        if sum(len(p) for p in plans) > 5:
-            return None
-        return query, plans, "+".join(p.tid for p in parts)
-
-    def fill_any() -> tuple[str, list[list[Call]], str] | None:
-        if rng.random() < 0.4:
-            return some_combo()
-        t = rng.choice(training)
-        query, calls = fill(t, rng)
-        return query, [calls], t.tid
-
-    for want, draw in (
-        (EXTRA_COMBOS, some_combo),
-        (LITERAL_CONTACTS, lambda: given_literally(fill_any(), rng)),
-        (DICTATED_LISTS, lambda: dictated(training, rng)),
-    ):
-        made = attempts = 0
-        while made < want and attempts < want * 20:
-            attempts += 1
-            drawn = draw()
-            if drawn is not None:
-                made += add(drawn[0], drawn[1], drawn[2], False)
-
-
-_LOOKUPS = {"get_email_address": EMAILS, "get_phone_number": PHONES}
-
-
-def given_literally(drawn, rng: random.Random):
-    """The same request with one looked-up contact said as an address or number instead:
-    the plan uses it as is and drops the lookup. Only where the lookup's result goes into a
-    recipient list and the name is said once, so the rewrite is exact."""
-    if drawn is None:
-        return None
-    query, plans, tid = drawn
-    for i, calls in enumerate(plans):
-        for k, call in enumerate(calls):
-            name = call.args[0] if call.tool in _LOOKUPS else None
-            if not name or query.count(name) != 1 or not re.search(rf"(?<!\w){re.escape(name)}(?![\w'])", query):
-                continue  # said twice, inside a word, or possessive ("Omar's number")
-            others = [c for j, c in enumerate(calls) if j != k]
-            flat = [a for c in others for a in c.args]
-            used_in_lists = any(isinstance(a, list) and ref(k) in a for a in flat)
-            used_elsewhere = any(isinstance(a, str) and (ref(k) in a or name in a) for a in flat) or any(
-                isinstance(a, list) and any(v != ref(k) and name in v for v in a) for a in flat)
-            if not used_in_lists or used_elsewhere:
-                continue
-            literal = rng.choice(_LOOKUPS[call.tool])
-            new_calls = [Call(c.tool, tuple(_drop_ref(a, k, literal) for a in c.args)) for c in others]
-            return query.replace(name, literal), plans[:i] + [new_calls] + plans[i + 1:], tid
-    return None
-
-
-def _drop_ref(arg: object, k: int, literal: str) -> object:
-    """``arg`` once call k is gone: its result becomes ``literal``, later calls move up one."""
-    if isinstance(arg, list):
-        return [_drop_ref(a, k, literal) for a in arg]
-    if arg == ref(k):
-        return literal
-    if isinstance(arg, str):
-        return _LOCAL_REF.sub(lambda m: ref(int(m.group(1)) - (int(m.group(1)) > k)), arg)
-    return arg
-
-
-def dictated(training: list[Template], rng: random.Random):
-    t = rng.choice([t for t in training if t.scenario.sid.split(".")[0] in ("notes", "rem")])
-    slot = "content" if t.family == "notes" else "task"
-    if "{" + slot + "}" not in t.text:
-        return None
-    items = rng.choice(DICTATED)
-    query, calls = fill(t, rng, **{slot: items if slot == "content" else "buy " + items})
-    return query, [calls], t.tid
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
