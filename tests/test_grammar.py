@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from tinyagent_cli.errors import ModelError, PackError
-from tinyagent_cli.plan.grammar import DATE_RULES, plan_grammar, request_dates
+from tinyagent_cli.plan.grammar import DATE_RULES, MAX_STRING, OWN_WORDS, plan_grammar, request_dates, string_bound
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.dates import resolve_date
@@ -208,8 +208,11 @@ def _accepts(gemma, grammar: str, text: str) -> bool:  # type: ignore[no-untyped
     constraint = gemma.grammar(grammar)
     constraint.reset()
     logits = np.zeros(gemma.llama.n_vocab(), dtype=np.float32)
-    return all(constraint.choose(token, logits) == token
-               for token in gemma.llama.tokenize(text.encode(), add_bos=False, special=False))
+    for token in gemma.llama.tokenize(text.encode(), add_bos=False, special=False):
+        if not constraint.allows(token, logits):
+            return False
+        constraint.accept(token)
+    return True
 
 
 @pytest.mark.slow
@@ -270,6 +273,16 @@ def test_date_arguments_are_the_requests_own_date_phrases() -> None:
     assert 'date ::= "\\"\\""' in plan_grammar(reminder, request=["call the plumber"]).splitlines()
 
 
+@pytest.mark.slow
+def test_a_string_is_no_longer_than_the_request_allows(gemma) -> None:  # type: ignore[no-untyped-def]
+    request = "note that the wifi password is hunter2"
+    bound = string_bound([request, "always cc Nick"])
+    assert bound == len(request) + OWN_WORDS and string_bound(["x" * 2000]) == MAX_STRING
+    grammar = plan_grammar([TOOLS["create_note"]], max_string=bound)
+    assert _accepts(gemma, grammar, f'1. create_note("wifi", "{"a" * bound}", "")')
+    assert not _accepts(gemma, grammar, f'1. create_note("wifi", "{"a" * (bound + 1)}"')
+
+
 def test_only_strings_can_be_verbatim(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "pack.yaml").write_text(
         "name: p\nimplementations: {portable: p.py}\ntools:\n  - name: t\n    description: d\n"
@@ -313,7 +326,8 @@ def test_the_grammar_picks_the_likeliest_allowed_token(gemma) -> None:  # type: 
             view = buffers.view
             best = int(np.argmax(view["logit"]))
             constraint.reset()
-            assert constraint.choose(int(np.argmax(logits)), logits) == best
+            likeliest = int(np.argmax(logits))
+            assert (likeliest if constraint.allows(likeliest, logits) else constraint.best_allowed(logits)) == best
 
 
 @pytest.mark.slow

@@ -221,6 +221,28 @@ def test_a_refused_line_is_replaced_by_the_next_likeliest(gemma: LlamaModel) -> 
     assert len(everything.splitlines()) == 3 and len(refused) == MAX_REJECTED
 
 
+@pytest.mark.slow
+def test_a_forbidden_token_gives_way_to_the_next_likeliest(gemma: LlamaModel) -> None:
+    """``forbid`` turns tokens down as they come, inside the grammar, and is shown the whole
+    text so far; with or without a line refused, no forbidden text is ever written."""
+    prompt = "Shopping list:\n1. milk\n2. eggs\n3. bread\n"
+    grammar = 'root ::= item item item\nitem ::= [4-9] ". " [a-z]{1,8} "\\n"'
+    free = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=40))
+    banned = free.splitlines()[1].split(". ")[1][:1]  # the first letter of the second item
+    shown: list[str] = []
+
+    def no_banned_item(text: str) -> bool:
+        shown.append(text)
+        return any(line.split(". ")[-1].startswith(banned) for line in text.split("\n") if ". " in line)
+
+    for reject in (None, lambda line: line == free.splitlines(keepends=True)[0]):
+        shown.clear()
+        text = "".join(gemma.stream(prompt, grammar=grammar, max_tokens=40, reject=reject, forbid=no_banned_item))
+        assert re.fullmatch(r"(?:[4-9]\. [a-z]{1,8}\n){3}", text), text
+        assert not no_banned_item(text) and text != free
+        assert shown[0] and free.startswith(shown[0])  # the text from its start, with one candidate
+
+
 def test_stop_strings_hold_back_only_what_could_begin_one() -> None:
     """A finished plan line reaches the parser at once, not a dozen characters later."""
     from tinyagent_cli.llm.llama import _stop_at

@@ -406,7 +406,7 @@ class TinyAgentLike:
         self.text = text
         self.calls: list[tuple[str, str | None]] = []
 
-    def stream(self, prompt: str, *, grammar: str | None = None, stop=(), max_tokens: int = 256, reject=None):  # type: ignore[no-untyped-def]
+    def stream(self, prompt: str, *, grammar: str | None = None, stop=(), max_tokens: int = 256, reject=None, forbid=None):  # type: ignore[no-untyped-def]
         self.calls.append((prompt, grammar))
         for i in range(0, len(self.text), 7):
             yield self.text[i:i + 7]

@@ -45,6 +45,22 @@ def test_each_pair_is_the_prompt_the_planner_sees_and_the_plan(shared) -> None:
         assert lines[1:-1] == [catalog.tools[t].signature() for t in pair.offered]
 
 
+def test_examples_in_the_prompt_are_never_of_the_querys_own_templates(shared) -> None:
+    """A request of a held-out phrasing finds no example of its own phrasing: in training,
+    neither does a query, or the model learns to copy a near twin."""
+    from tinyagent_cli.train.data import training_pairs
+
+    settings, catalog, rag = shared
+    examples = [e for e in rag.examples[::25] if e.template]
+    templates = {e.query: set(e.template.split("+")) for e in rag.examples}
+    pairs = training_pairs(examples, catalog, settings, rag=rag, examples_in_prompt=1)
+    shown = [[line.removeprefix("Request: ") for line in pair.prompt.splitlines()[:-1]
+              if line.startswith("Request: ")] for pair in pairs]
+    assert sum(len(s) == 1 for s in shown) > 0.9 * len(pairs)
+    for example, queries in zip(examples, shown):
+        assert all(not templates[q] & templates[example.query] for q in queries)
+
+
 def test_out_of_fold_selections_are_not_the_in_sample_ones(shared) -> None:
     """Selected by a classifier that never saw the template, some requests miss a tool or get
     an extra one, as a person's will: that is what the model must learn to cope with."""

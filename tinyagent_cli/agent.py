@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, PlanError
+from .plan.checks import ResultKinds
 from .plan.parser import StreamingParser, numbered_call
 from .plan.prompt import Failure, Prompt, build_prompt
 from .plan.tasks import Plan, Task
@@ -180,7 +181,7 @@ class Agent:
     # ---- planning --------------------------------------------------------------------
 
     def prepare(self, query: str, *, failure: Failure | None = None, now: datetime | None = None) -> PlanRequest:
-        from .plan.grammar import POLICIES, plan_grammar
+        from .plan.grammar import POLICIES, plan_grammar, string_bound
 
         start = time.perf_counter()
         spec = self.model_spec
@@ -203,7 +204,8 @@ class Agent:
         required = selection.certain if policy.sure_tools else ()
         # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
         request = (query, *self.settings.config.instructions) if policy.copies else ()
-        grammar = plan_grammar(tools, required=required, request=request, thoughts=policy.thoughts)
+        grammar = plan_grammar(tools, required=required, request=request, thoughts=policy.thoughts,
+                               max_string=string_bound((query, *self.settings.config.instructions)))
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
                            retrieval_s, tuple(required), _bodies(spec.prompt_style))
 
@@ -229,8 +231,9 @@ class Agent:
             try:
                 if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
                     warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
+                guard, kinds = RepeatGuard(request.required), ResultKinds(self.catalog.tools)
                 chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS,
-                                      reject=RepeatGuard(request.required))
+                                      reject=lambda line: kinds.pointless(line) or guard(line), forbid=kinds.forbids)
                 with contextlib.closing(chunks):  # releases the model at once when cancelled
                     for chunk in chunks:
                         if stop.is_set():

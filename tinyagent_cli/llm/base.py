@@ -17,13 +17,16 @@ class LanguageModel(Protocol):
     output ignores it, so callers still parse and validate what comes back. ``reject``
     is offered each finished line; a backend that can take a line back writes its next
     likeliest line instead of one it refuses, and one that cannot ignores it too.
+    ``forbid`` is asked about the text so far plus each candidate token; a backend that
+    samples locally takes the next likeliest token instead of a forbidden one, a server
+    ignores it.
     """
 
     name: str
 
     def stream(
         self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
-        reject: Callable[[str], bool] | None = None,
+        reject: Callable[[str], bool] | None = None, forbid: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
         """Yield the completion in text chunks as they are generated."""
         ...

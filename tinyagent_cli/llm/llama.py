@@ -36,6 +36,7 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 TOP_CANDIDATES = 64  # tokens tried before the whole vocabulary when the grammar refuses the best one
 MAX_REJECTED = 3  # lines a caller may refuse in one generation; after that they stand
+MAX_FORBIDDEN = 16  # tokens ``forbid`` may turn down in a row before the grammar's choice stands
 RIVALS = 8  # other tokens tried at a position of a refused line before giving that position up
 KEEP_GRAMMARS = 4  # compiled grammars kept per model
 
@@ -138,7 +139,7 @@ class LlamaModel:
 
     def stream(
         self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
-        reject: Callable[[str], bool] | None = None,
+        reject: Callable[[str], bool] | None = None, forbid: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
         constraint = self.grammar(grammar) if grammar else None
         stops = tuple(dict.fromkeys(s for s in (*self.spec.stop, *stop) if s))
@@ -152,7 +153,7 @@ class LlamaModel:
             self._evaluate_prompt(tokens)
             if constraint is not None:
                 constraint.reset()
-            yield from _stop_at(self._decode(constraint, min(max_tokens, room), reject), stops)
+            yield from _stop_at(self._decode(constraint, min(max_tokens, room), reject, forbid), stops)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -262,10 +263,13 @@ class LlamaModel:
         llama.eval(tokens[keep:])
 
     def _decode(self, constraint: _Grammar | None, max_tokens: int,
-                reject: Callable[[str], bool] | None = None) -> Iterator[str]:
+                reject: Callable[[str], bool] | None = None,
+                forbid: Callable[[str], bool] | None = None) -> Iterator[str]:
         """Greedy tokens as text. With ``reject``, each line is held until it is complete
         and offered to it; a refused line is taken back and replaced by the likeliest
-        other line (see ``_divert``), up to MAX_REJECTED times."""
+        other line (see ``_divert``), up to MAX_REJECTED times. ``forbid`` is asked about
+        the text so far plus each token the grammar allows; a forbidden token gives way to
+        the next likeliest."""
         import codecs
 
         import llama_cpp
@@ -276,18 +280,17 @@ class LlamaModel:
         tokens: list[int] = []
         text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         line, head, line_start, refused = "", "", 0, 0
+        written = ""  # all the text so far, for ``forbid``
         while len(tokens) < max_tokens:
-            logits = self._logits()
-            token = int(logits.argmax())
-            if constraint is not None:
-                token = constraint.choose(token, logits)
-                if token < 0:
-                    break  # the grammar allows nothing more
+            token = self._next_token(constraint, written, forbid)
+            if token < 0:
+                break  # the grammar allows nothing more
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 break
             piece = text.decode(llama.detokenize([token]))
             llama.eval([token])
             tokens.append(token)
+            written += piece
             if reject is None:
                 if piece:
                     yield piece
@@ -298,7 +301,7 @@ class LlamaModel:
             done, rest = line.split("\n", 1)
             if refused < MAX_REJECTED and reject(done + "\n"):
                 refused += 1
-                turn = self._divert(constraint, start, tokens, line_start)
+                turn = self._divert(constraint, start, tokens, line_start, forbid)
                 if turn is not None:
                     position, other = turn
                     del tokens[position:]
@@ -306,6 +309,7 @@ class LlamaModel:
                     llama.eval([other])
                     text.reset()
                     line = head + text.decode(llama.detokenize(tokens[line_start:]))
+                    written = _text(llama, tokens)
                     continue
             yield done + "\n"
             # What follows the newline in the same token starts the next line and stays
@@ -313,6 +317,29 @@ class LlamaModel:
             line, head, line_start = rest, rest, len(tokens)
         if line:
             yield line
+
+    def _next_token(self, constraint: _Grammar | None, written: str,
+                    forbid: Callable[[str], bool] | None) -> int:
+        """The likeliest token the grammar allows and ``forbid`` does not (-1: none), taken
+        into the grammar. After MAX_FORBIDDEN refusals the grammar's choice stands: a plan
+        that breaks a check still beats no plan."""
+        import numpy as np
+
+        logits = self._logits()
+        for attempt in range(MAX_FORBIDDEN + 1):
+            token = int(logits.argmax())
+            if constraint is not None:
+                token = token if constraint.allows(token, logits) else constraint.best_allowed(logits)
+                if token < 0:
+                    return -1
+            if forbid is None or attempt == MAX_FORBIDDEN or not forbid(written + _text(self.llama, [token])):
+                break
+            if attempt == 0:
+                logits = logits.copy()  # the model's own buffer stays as llama.cpp wrote it
+            logits[token] = -np.inf
+        if constraint is not None:
+            constraint.accept(token)
+        return token
 
     def _logits(self) -> Any:
         import llama_cpp
@@ -335,12 +362,12 @@ class LlamaModel:
                 constraint.accept(token)
 
     def _divert(self, constraint: _Grammar | None, start: int, tokens: list[int],
-                line_start: int) -> tuple[int, int] | None:
+                line_start: int, forbid: Callable[[str], bool] | None = None) -> tuple[int, int] | None:
         """Where the refused line ``tokens[line_start:]`` should go another way, and the token
-        to take there: of every position, the one where the best other allowed token came
-        closest to the token taken (the likeliest line that says something else). The state
-        is left just before that position; None (and the state after the line) if no token
-        had a rival."""
+        to take there: of every position, the one where the best other allowed (and not
+        forbidden) token came closest to the token taken (the likeliest line that says
+        something else). The state is left just before that position; None (and the state
+        after the line) if no token had a rival."""
         import numpy as np
 
         llama = self.llama
@@ -359,6 +386,9 @@ class LlamaModel:
                          else int(others.argmax()))
                 if rival < 0 or not np.isfinite(others[rival]):
                     break
+                if forbid is not None and forbid(_text(llama, tokens[:position] + [rival])):
+                    others[rival] = -np.inf
+                    continue
                 if not rest.startswith(llama.detokenize([rival]).lower()):
                     gap = float(logits[taken] - logits[rival])
                     if best is None or gap < best[0]:
@@ -418,21 +448,14 @@ class _Grammar:
 
         llama_cpp.llama_sampler_accept(self._sampler, token)
 
-    def choose(self, token: int, logits: Any) -> int:
-        """``token`` if the grammar allows it next, else the best token it allows (-1: none)."""
+    def allows(self, token: int, logits: Any) -> bool:
+        """Whether the grammar allows ``token`` next."""
         import numpy as np
 
         one = self._candidates.one
         one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
         self._apply(one, 1)
-        if np.isfinite(one[0].logit):
-            chosen = token
-        else:
-            chosen = self.best_allowed(logits)
-            if chosen < 0:
-                return -1
-        self.accept(chosen)
-        return chosen
+        return bool(np.isfinite(one[0].logit))
 
     def best_allowed(self, logits: Any, *, likeliest_only: bool = False) -> int:
         """The allowed token with the highest logit (-1: none). The likeliest tokens are
@@ -468,6 +491,10 @@ class _Grammar:
     def __del__(self) -> None:
         if getattr(self, "_sampler", None):
             self._free(self._sampler)
+
+
+def _text(llama: Any, tokens: list[int]) -> str:
+    return llama.detokenize(tokens).decode("utf-8", errors="replace")
 
 
 def _stop_at(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:

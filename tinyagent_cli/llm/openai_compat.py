@@ -29,7 +29,8 @@ class OpenAICompatibleModel:
 
     def stream(
         self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
-        reject: Callable[[str], bool] | None = None,  # a server cannot take a line back
+        # A server can neither take a line back nor be asked about each token.
+        reject: Callable[[str], bool] | None = None, forbid: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
         import httpx
 

@@ -30,6 +30,10 @@ MAX_LIST = 6  # items in one list argument
 # string until it runs out of tokens ("10000000..."); bounded, its plan still ends.
 MAX_STRING = 400
 MAX_ITEM = 100
+# Planning for a request, a string is at most that long plus room for words of the
+# planner's own ("Here is the Q3 deck"): a drifting string then ends within tokens the
+# rest of the plan can still use (400 characters twice ran a plan out of its tokens).
+OWN_WORDS = 40
 MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
 MAX_THOUGHT = 300  # characters of a "Thought:" line
 END_OF_PLAN = "<END_OF_PLAN>"
@@ -210,13 +214,18 @@ def _said_rules(request: Sequence[str]) -> list[str]:
     return [f"said ::= {' | '.join(starts)}", *rules] if starts else []
 
 
+def string_bound(request: Sequence[str]) -> int:
+    """Characters a string argument may take in a plan for the ``request`` texts."""
+    return min(MAX_STRING, max(map(len, request), default=MAX_STRING) + OWN_WORDS)
+
+
 def _rule_name(tool: str, step: int) -> str:
     # GBNF rule names allow letters, digits and '-', not '_'.
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
 def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool,
-                thoughts: bool = False) -> list[str]:
+                thoughts: bool = False, max_string: int = MAX_STRING) -> list[str]:
     """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
     with ``verbatim``, verbatim strings are a reference or (with ``said``) words of the request;
     with ``thoughts`` (LLMCompiler's conventions), any argument may be None."""
@@ -234,8 +243,8 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
                      else f'{_rule_name(tool.name, step)} ::= "{tool.name}()"')
     reference = f' | "$" ref-{step}' if step > 1 else ""
     rules += [
-        f'str-{step} ::= "\\"" char-{step}{{0,{MAX_STRING}}} "\\""',
-        f'item-{step} ::= "\\"" char-{step}{{0,{MAX_ITEM}}} "\\""',
+        f'str-{step} ::= "\\"" char-{step}{{0,{max_string}}} "\\""',
+        f'item-{step} ::= "\\"" char-{step}{{0,{min(MAX_ITEM, max_string)}}} "\\""',
         f"char-{step} ::= plain | esc{reference}",
         f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
         _join_rule(step + 1, thoughts),
@@ -305,7 +314,8 @@ def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> s
 
 
 def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), request: Sequence[str] = (),
-                 thoughts: bool = False, max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST) -> str:
+                 thoughts: bool = False, max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST,
+                 max_string: int = MAX_STRING) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
@@ -320,6 +330,8 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     ``request`` is the texts whose words a ``verbatim`` argument may copy (the query and
     the person's standing instructions); without it such arguments are free strings.
     Gemma 270M otherwise writes the example's "call mom" for "buy milk".
+
+    ``max_string`` bounds each string argument (``string_bound`` of the request).
 
     ``thoughts`` admits what planners fine-tuned on LLMCompiler's format also write: a
     "Thought: ..." line before any line, None for an argument, <END_OF_PLAN> after join().
@@ -340,7 +352,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
         rules, waiting = _line_rules(step, unique, required, max_tasks, waiting, thoughts)
-        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts)
+        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts, max_string)
     if any(p.type == "date" for tool in unique for p in tool.params):
         lines += _date_span_rule(request) if request else _date_gbnf()
     lines += said

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,8 +22,8 @@ from ..settings import BACKENDS, Settings
 
 PARAM_TYPES = ("str", "int", "bool", "list[str]", "date")
 _PACK_KEYS = {"name", "description", "implementations", "tools"}
-_TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params"}
-_PARAM_KEYS = {"name", "type", "description", "verbatim"}
+_TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params", "returns"}
+_PARAM_KEYS = {"name", "type", "description", "verbatim", "kind"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Param:
     # The value is words of the request itself (a name, a title, a message), or a result
     # "$N": a grammar-constrained planner may only copy it, never make it up.
     verbatim: bool = False
+    # What a "$N" here must be the result of ("email": a task that returns an email
+    # address); "" takes any result.
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class ToolSpec:
     backends: tuple[str, ...]
     after: tuple[str, ...]  # tools that usually come first (hints for retrieval and the plan grammar)
     pack: str
+    returns: str = ""  # the kind of value its result is ("email", "path"), matched against Param.kind
 
     def signature(self) -> str:
         """The Python-style signature a planner reads: ``name(a: str, b: list[str]) -> str``."""
@@ -93,6 +98,14 @@ def _str_list(file: Path, where: str, value: Any) -> tuple[str, ...]:
     for item in value:
         _expect(file, where, item, str, "a list of strings")
     return tuple(value)
+
+
+def _kind(file: Path, where: str, value: Any) -> str:
+    """A kind of value ("email", "phone_number"): a lower-case identifier a pack may coin."""
+    _expect(file, where, value, str, "a kind of value such as email")
+    if value and not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise PackError(f"{file}: {where}: {value!r} is not a kind (lower-case letters, digits and _)")
+    return value
 
 
 def _is_identifier(name: str) -> bool:
@@ -146,7 +159,10 @@ def load_pack(pack_dir: Path) -> Toolpack:
             verbatim = _expect(file, f"{pwhere}.verbatim", p.get("verbatim", False), bool, "true or false")
             if verbatim and ptype not in ("str", "list[str]"):
                 raise PackError(f"{file}: {pwhere}.verbatim: only a str or list[str] can be words of the request")
-            params.append(Param(pname, ptype, pdesc, verbatim))
+            kind = _kind(file, f"{pwhere}.kind", p.get("kind", ""))
+            if kind and ptype not in ("str", "list[str]"):
+                raise PackError(f"{file}: {pwhere}.kind: only a str or list[str] can hold a result")
+            params.append(Param(pname, ptype, pdesc, verbatim, kind))
         backends = _str_list(file, f"{where}.backends", raw.get("backends", list(impls)))
         for backend in backends:
             if backend not in impls:
@@ -160,6 +176,7 @@ def load_pack(pack_dir: Path) -> Toolpack:
                 backends=backends,
                 after=_str_list(file, f"{where}.after", raw.get("after", [])),
                 pack=name,
+                returns=_kind(file, f"{where}.returns", raw.get("returns", "")),
             )
         )
     return Toolpack(name, description.strip(), pack_dir, dict(impls), tuple(tools))

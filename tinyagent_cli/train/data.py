@@ -3,7 +3,8 @@
 A model learns the tool set it is shown: trained on the gold tools plus noise, an adapter
 used whatever it was offered and fell apart on ToolRAG's real selections. So each query is
 offered what ToolRAG selects for it *out of fold*: a classifier trained without that
-query's templates, whose selections are as imperfect as a real request's.
+query's templates, whose selections are as imperfect as a real request's. Examples shown
+in the prompt are never of the query's own templates either.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..tools.spec import Catalog
 
 # The clock is not in a trained planner's prompt; build_prompt wants one all the same.
 _NO_CLOCK = datetime(2026, 1, 1)
+EXAMPLE_POOL = 12  # examples retrieved per query, of which those of its own templates are dropped
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,21 @@ def training_pairs(examples: Sequence[Example], catalog: Catalog, settings: Sett
     for i, (example, tools) in enumerate(zip(usable, offered)):
         shown: list[tuple[str, str]] = []
         if bank is not None:
-            picked = bank.pick(example.query, tools, k=examples_in_prompt + 1)
-            shown = [(e.query, e.plan) for e in picked if e.query != example.query][:examples_in_prompt]
+            # Out of fold too: a request of a held-out phrasing finds no example of its own
+            # template, so neither does a training query (else it learns to copy a twin).
+            own = _clauses(example.template)
+            picked = bank.pick(example.query, tools, k=examples_in_prompt + EXAMPLE_POOL)
+            shown = [(e.query, e.plan) for e in picked
+                     if e.query != example.query and not own & _clauses(e.template)][:examples_in_prompt]
         prompt = build_prompt(example.query, [catalog.tools[t] for t in tools], shown, now=_NO_CLOCK,
                               style="trained")
         pairs.append(TrainingPair(example.query, prompt.text, example.plan.strip(),
                                   example.template or f"row:{i}", tools))
     return pairs
+
+
+def _clauses(template: str | None) -> set[str]:
+    return set(template.split("+")) if template else set()
 
 
 def split_held_out(pairs: Sequence[TrainingPair], share: float, seed: int) -> tuple[list[TrainingPair], list[TrainingPair]]:

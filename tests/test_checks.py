@@ -1,0 +1,67 @@
+"""Result kinds: a "$N" names a result of the kind its argument takes; no lookup of a literal."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinyagent_cli.errors import PackError
+from tinyagent_cli.plan.checks import ResultKinds
+from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
+
+PACK = load_pack(shipped_packs_dir() / "tinyagent")
+KINDS = ResultKinds({t.name: t for t in PACK.tools})
+LOOKUPS = '1. get_phone_number("Chris")\n2. get_email_address("Ana")\n3. open_and_get_file_path("q3 deck")\n'
+
+
+def test_the_shipped_pack_says_what_each_result_is() -> None:
+    tools = {t.name: t for t in PACK.tools}
+    assert tools["get_email_address"].returns == "email" and tools["get_phone_number"].returns == "phone"
+    assert [p.kind for p in tools["compose_new_email"].params] == ["email", "email", "", "", "path"]
+    assert tools["send_sms"].params[0].kind == "phone" and tools["summarize_pdf"].params[0].kind == "path"
+
+
+@pytest.mark.parametrize("text", [
+    LOOKUPS + '4. compose_new_email(["$1',  # a phone number among the recipients
+    LOOKUPS + '4. compose_new_email(["$2"], [], "Q3", "here it is", ["$2',  # an address as an attachment
+    LOOKUPS + '4. create_calendar_event("lunch", "", "", "", ["${1',
+    LOOKUPS + '4. send_sms(["$3',
+    '1. get_phone_number("Chris")\n2. create_calendar_event("lunch", "", "", "", ["$',  # no address to name
+    '1. summarize_pdf("$',
+])
+def test_a_reference_to_a_result_of_another_kind_is_forbidden(text: str) -> None:
+    assert KINDS.forbids(text)
+
+
+@pytest.mark.parametrize("text", [
+    LOOKUPS + '4. compose_new_email(["$2"], [], "Q3", "here it is", ["$3"])',
+    LOOKUPS + '4. compose_new_email(["$2", "jo@acme.io"], ["$',  # an address to name exists
+    LOOKUPS + '4. create_note("numbers", "$1", "")',  # a note may hold any result
+    LOOKUPS + '4. create_calendar_event("lunch", "", "", "$1',  # so may a location
+    LOOKUPS + '4. compose_new_email(["$2"], [], "costs \\"$',  # an escaped quote stays in the string
+    '1. get_phone_number("Chris")\n2. send_sms(["$1"], "call me"',
+    'Thought: look up Chris\n1. get_phone_number("Chris")',
+])
+def test_a_reference_of_the_right_kind_or_to_free_text_is_allowed(text: str) -> None:
+    assert not KINDS.forbids(text)
+
+
+def test_a_lookup_of_what_the_request_already_gave_is_pointless() -> None:
+    assert KINDS.pointless('2. get_email_address("hr@company.com")\n')
+    assert KINDS.pointless('1. get_phone_number("+1 (555) 010-0199")\n')
+    assert not KINDS.pointless('1. get_email_address("Dr. Amara Okafor")\n')
+    assert not KINDS.pointless('1. get_phone_number("mom")\n')
+    assert not KINDS.pointless('1. compose_new_email(["jo@acme.io"], [], "Hi", "hello", [])\n')
+    assert not KINDS.pointless("3. join()\n")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("returns: Email-Address", r"tools\[0\] \(t\)\.returns: 'Email-Address' is not a kind"),
+    ("params:\n      - {name: n, type: int, kind: email}", r"params\[0\]\.kind: only a str or list\[str\]"),
+])
+def test_kinds_in_a_pack_are_checked(tmp_path, line: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    params = "" if line.startswith("params") else "    params: []\n"
+    (tmp_path / "pack.yaml").write_text(
+        "name: p\nimplementations: {portable: p.py}\ntools:\n  - name: t\n    description: d\n"
+        f"    side_effects: false\n{params}    {line}\n")
+    with pytest.raises(PackError, match=message):
+        load_pack(tmp_path)
