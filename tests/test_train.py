@@ -257,6 +257,19 @@ def _zeros(*shape: int):  # type: ignore[no-untyped-def]
     return torch.zeros(shape)
 
 
+@pytest.mark.parametrize("examples", [0, 1])
+def test_the_printed_models_entry_plans_as_the_adapter_was_trained(home: Path, tmp_path: Path, examples: int) -> None:
+    from tinyagent_cli.commands.train_cmd import models_entry
+
+    settings = Settings.load()
+    adapter = tmp_path / "my: adapter.gguf"
+    entry = models_entry(reg.load_registry(settings).get("gemma3-270m"), adapter, "0" * 64, examples)
+    (home / "config" / "models.yaml").write_text("models:\n" + entry + "\n", encoding="utf-8")
+    spec = reg.load_registry(Settings.load()).get("gemma3-270m-mine")
+    assert spec.base == "gemma3-270m" and spec.prompt_style == "trained" and spec.examples == examples
+    assert spec.adapter is not None and spec.adapter.path == adapter
+
+
 @pytest.mark.slow
 def test_train_command_writes_an_adapter_and_says_how_to_use_it(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "mine.gguf"

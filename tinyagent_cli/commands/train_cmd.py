@@ -14,6 +14,7 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..llm.registry import ModelSpec
     from ..settings import Settings
     from ..tools.spec import Catalog
     from ..train.lora import TrainConfig
@@ -122,7 +123,15 @@ def train_command(settings: Settings, catalog: Catalog, dataset: Path | None, ou
                   f"on {result.device}: loss {result.train_loss:.3f}{held_text}")
     console.print(f"Adapter: {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {report['sha256']})")
     console.print("To plan with it, add to models.yaml in your config folder:\n"
-                  f"  - name: {spec.name}-mine\n    description: {spec.name} with my adapter\n"
-                  f"    backend: llama_cpp\n    base: {spec.name}\n"
-                  f"    adapter: {{path: {out.resolve()}, sha256: {report['sha256']}}}\n"
-                  f"    license: {spec.license}\n    n_ctx: {spec.n_ctx}\n    prompt_style: trained", highlight=False)
+                  + models_entry(spec, out, report["sha256"], examples_in_prompt), highlight=False)
+
+
+def models_entry(base: ModelSpec, adapter: Path, sha256: str, examples_in_prompt: int) -> str:
+    """The models.yaml entry (an item of ``models:``) that plans with a trained adapter."""
+    return (f"  - name: {base.name}-mine\n    description: {base.name} with my adapter\n"
+            f"    backend: llama_cpp\n    base: {base.name}\n"
+            # Quoted: a path may hold ": ", and a hash of digits and one "e" reads as a number.
+            f"    adapter: {{path: {json.dumps(str(adapter.resolve()))}, sha256: {json.dumps(sha256)}}}\n"
+            f"    license: {json.dumps(base.license)}\n    n_ctx: {base.n_ctx}\n    prompt_style: trained\n"
+            # As many examples as it was trained with: an entry without them reads examples_k.
+            f"    examples: {examples_in_prompt}")
