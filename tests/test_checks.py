@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tinyagent_cli.errors import PackError
@@ -43,6 +46,17 @@ def test_a_reference_to_a_result_of_another_kind_is_forbidden(text: str) -> None
 ])
 def test_a_reference_of_the_right_kind_or_to_free_text_is_allowed(text: str) -> None:
     assert not KINDS.forbids(text)
+
+
+@pytest.mark.parametrize("dataset", ["toolpacks/tinyagent/examples.jsonl", "datasets/dev.jsonl", "datasets/test.jsonl"])
+def test_no_gold_plan_breaks_a_check(dataset: str) -> None:
+    """The checks only ever turn a planner from plans no dataset writes: every gold plan
+    passes them at each point where a reference is written, and looks up no literal."""
+    for line in (Path(__file__).resolve().parent.parent / dataset).read_text(encoding="utf-8").splitlines():
+        plan = json.loads(line)["plan"]
+        written = [i for i in range(1, len(plan) + 1) if "$" in plan[max(0, i - 3):i]]
+        assert not any(KINDS.forbids(plan[:i]) for i in written), plan
+        assert not any(KINDS.pointless(step + "\n") for step in plan.splitlines()), plan
 
 
 def test_a_lookup_of_what_the_request_already_gave_is_pointless() -> None:
