@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from ..errors import PlanError
 from ..tools.spec import ToolSpec
-from .parser import numbered_call
+from .parser import literal_args, numbered_call
 
 # Literal values of a kind, as a request writes them: a lookup of one is pointless.
 LITERALS: dict[str, re.Pattern[str]] = {
@@ -22,7 +23,7 @@ LITERALS: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\+?[0-9][0-9 ()./-]{5,}[0-9]"),
 }
 _LINE = re.compile(r"\s*(\d+)\.\s*([A-Za-z_]\w*)\(")
-_REFERENCE = re.compile(r"\$\{?(\d*)")
+_REFERENCE = re.compile(r"\$\{?(\d?)")  # as far as it is written: "$", "${", "$1", "${1"
 
 
 class ResultKinds:
@@ -60,9 +61,12 @@ class ResultKinds:
         found = numbered_call(line)
         spec = self.tools.get(found[0]) if found else None
         literal = LITERALS.get(spec.returns) if spec else None
-        if literal is None:
+        if found is None or literal is None:
             return False
-        strings = re.findall(r'"((?:[^"\\]|\\.)*)"', found[1])
+        try:
+            strings = [value for value in literal_args(*found, 0) if isinstance(value, str)]
+        except PlanError:
+            return False  # the parser says what is wrong with it
         return bool(strings) and all(literal.fullmatch(s.strip()) for s in strings)
 
 
@@ -80,7 +84,7 @@ def _references(args: str) -> list[tuple[int, str]]:
                 in_string = False
             elif char == "$":
                 number = _REFERENCE.match(args, i)
-                found.append((index, number.group(1)[:1] if number else ""))
+                found.append((index, number.group(1) if number else ""))
         elif char == '"':
             in_string = True
         elif char == "[":

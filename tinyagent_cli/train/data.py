@@ -74,8 +74,8 @@ def split_held_out(pairs: Sequence[TrainingPair], share: float, seed: int) -> tu
     groups = sorted({p.group.split("+")[0] for p in pairs})
     rng = random.Random(seed)
     held = set(rng.sample(groups, max(1, round(len(groups) * share)))) if share > 0 and len(groups) > 1 else set()
-    train = [p for p in pairs if not set(p.group.split("+")) & held]
-    return train, [p for p in pairs if set(p.group.split("+")) & held]
+    train = [p for p in pairs if not _clauses(p.group) & held]
+    return train, [p for p in pairs if _clauses(p.group) & held]
 
 
 def data_hash(pairs: Sequence[TrainingPair]) -> str:
