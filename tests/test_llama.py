@@ -243,6 +243,24 @@ def test_a_forbidden_token_gives_way_to_the_next_likeliest(gemma: LlamaModel) ->
         assert shown[0] and free.startswith(shown[0])  # the text from its start, with one candidate
 
 
+@pytest.mark.slow
+def test_the_one_token_not_forbidden_is_found_however_unlikely(gemma: LlamaModel) -> None:
+    """A check can turn down hundreds of likelier tokens (every token that opens a string
+    among an email's recipients): the one the grammar allows and ``forbid`` does not is
+    still found, here "]" where the model wants a list of names."""
+    prompt = 'Names of the guests: ["Ana", "Raj", "Li"]\nNames of the guests: ['
+    grammar = 'root ::= [^\\]\\n]{0,20} "]"'
+    asked: list[str] = []
+
+    def all_but_the_end(text: str) -> bool:
+        asked.append(text)
+        return text != "]"
+
+    assert "".join(gemma.stream(prompt, grammar=grammar, max_tokens=30)).startswith('["Ana"')
+    assert "".join(gemma.stream(prompt, grammar=grammar, max_tokens=30, forbid=all_but_the_end)) == "]"
+    assert len(asked) > 16  # more than the candidates the decoder once tried before giving up
+
+
 def test_stop_strings_hold_back_only_what_could_begin_one() -> None:
     """A finished plan line reaches the parser at once, not a dozen characters later."""
     from tinyagent_cli.llm.llama import _stop_at

@@ -36,7 +36,7 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 TOP_CANDIDATES = 64  # tokens tried before the whole vocabulary when the grammar refuses the best one
 MAX_REJECTED = 3  # lines a caller may refuse in one generation; after that they stand
-MAX_FORBIDDEN = 16  # tokens ``forbid`` may turn down in a row before the grammar's choice stands
+MAX_FORBIDDEN = 4096  # tokens ``forbid`` may turn down (a few µs each) before the first stands
 RIVALS = 8  # other tokens tried at a position of a refused line before giving that position up
 KEEP_GRAMMARS = 4  # compiled grammars kept per model
 
@@ -321,25 +321,42 @@ class LlamaModel:
     def _next_token(self, constraint: _Grammar | None, written: str,
                     forbid: Callable[[str], bool] | None) -> int:
         """The likeliest token the grammar allows and ``forbid`` does not (-1: none), taken
-        into the grammar. After MAX_FORBIDDEN refusals the grammar's choice stands: a plan
-        that breaks a check still beats no plan."""
-        import numpy as np
-
+        into the grammar."""
         logits = self._logits()
-        for attempt in range(MAX_FORBIDDEN + 1):
-            token = int(logits.argmax())
-            if constraint is not None:
-                token = token if constraint.allows(token, logits) else constraint.best_allowed(logits)
-                if token < 0:
-                    return -1
-            if forbid is None or attempt == MAX_FORBIDDEN or not forbid(written + _text(self.llama, [token])):
-                break
-            if attempt == 0:
-                logits = logits.copy()  # the model's own buffer stays as llama.cpp wrote it
-            logits[token] = -np.inf
-        if constraint is not None:
+        token = int(logits.argmax())
+        if constraint is not None and not constraint.allows(token, logits):
+            token = constraint.best_allowed(logits)
+        if token >= 0 and forbid is not None and forbid(written + _text(self.llama, [token])):
+            token = self._unforbidden(constraint, logits, written, forbid, token)
+        if token >= 0 and constraint is not None:
             constraint.accept(token)
         return token
+
+    def _unforbidden(self, constraint: _Grammar | None, logits: Any, written: str,
+                     forbid: Callable[[str], bool], first: int) -> int:
+        """The likeliest token after ``first`` that the grammar allows and ``forbid`` does
+        not: of the likeliest TOP_CANDIDATES, then of the whole vocabulary (a check often
+        turns down every token that opens a string, and those can be hundreds). After
+        MAX_FORBIDDEN refusals ``first`` stands: a plan that breaks a check still beats no
+        plan."""
+        import numpy as np
+
+        refused = {first}
+        for ids in (_likeliest(logits), None):
+            if constraint is not None:
+                ranked = constraint.allowed(logits, ids)
+            else:
+                ranked = ids if ids is not None else np.arange(len(logits))
+                ranked = ranked[np.lexsort((ranked, -logits[ranked]))]
+            for token in (int(t) for t in ranked):
+                if token in refused:
+                    continue
+                if len(refused) > MAX_FORBIDDEN:
+                    return first
+                if not forbid(written + _text(self.llama, [token])):
+                    return token
+                refused.add(token)
+        return first
 
     def _logits(self) -> Any:
         import llama_cpp
@@ -464,22 +481,28 @@ class _Grammar:
         ``likeliest_only`` stops there."""
         import numpy as np
 
+        likeliest = _likeliest(logits)
+        for ids in (likeliest,) if likeliest_only else (likeliest, None):
+            allowed = self.allowed(logits, ids)
+            if len(allowed):
+                return int(allowed[0])
+        return -1
+
+    def allowed(self, logits: Any, ids: Any = None) -> Any:
+        """Of the token ``ids`` (at most TOP_CANDIDATES of them; None: the whole
+        vocabulary), those the grammar allows next, likeliest first (ties to the lower id,
+        as argmax over all)."""
+        import numpy as np
+
         buffers = self._candidates
-        top = buffers.top_view
-        ids = np.argpartition(logits, -len(top))[-len(top):]
-        ids = ids[np.lexsort((ids, -logits[ids]))]  # ties to the lower id, as argmax over all
-        top["id"], top["logit"], top["p"] = ids, logits[ids], 0.0
-        self._apply(buffers.top, len(top))
-        allowed = np.flatnonzero(np.isfinite(top["logit"]))
-        if len(allowed):
-            return int(ids[allowed[0]])
-        if likeliest_only:
-            return -1
-        view = buffers.view
-        view["id"], view["logit"], view["p"] = buffers.ids, logits, 0.0
-        self._apply(buffers.all, len(view))
-        chosen = int(np.argmax(view["logit"]))
-        return chosen if np.isfinite(view["logit"][chosen]) else -1
+        if ids is None:
+            view, data, ids = buffers.view, buffers.all, buffers.ids
+        else:
+            view, data = buffers.top_view[:len(ids)], buffers.top
+        view["id"], view["logit"], view["p"] = ids, logits[ids], 0.0
+        self._apply(data, len(view))
+        allowed = ids[np.isfinite(view["logit"])]
+        return allowed[np.lexsort((allowed, -logits[allowed]))]
 
     def _apply(self, data: Any, size: int) -> None:
         """Let the grammar set the logit of every candidate it forbids to -inf."""
@@ -491,6 +514,14 @@ class _Grammar:
     def __del__(self) -> None:
         if getattr(self, "_sampler", None):
             self._free(self._sampler)
+
+
+def _likeliest(logits: Any) -> Any:
+    """The ids of the TOP_CANDIDATES highest logits, in no order."""
+    import numpy as np
+
+    count = min(TOP_CANDIDATES, len(logits))
+    return np.argpartition(logits, -count)[-count:]
 
 
 def _text(llama: Any, tokens: list[int]) -> str:
