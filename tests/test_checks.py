@@ -12,7 +12,8 @@ from tinyagent_cli.plan.checks import ResultKinds
 from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 
 PACK = load_pack(shipped_packs_dir() / "tinyagent")
-KINDS = ResultKinds({t.name: t for t in PACK.tools})
+REQUEST = "email the q3 deck to Ana and Jo@Acme.io, text Chris and (212) 555-0187 that it's out"
+KINDS = ResultKinds({t.name: t for t in PACK.tools}, given=[REQUEST])
 LOOKUPS = '1. get_phone_number("Chris")\n2. get_email_address("Ana")\n3. open_and_get_file_path("q3 deck")\n'
 
 
@@ -53,13 +54,46 @@ def test_no_gold_plan_breaks_a_check(dataset: str) -> None:
     """The checks only ever turn a planner from plans no dataset writes: every gold plan
     passes them at each point where a reference is written, and looks up no literal."""
     for line in (Path(__file__).resolve().parent.parent / dataset).read_text(encoding="utf-8").splitlines():
-        plan = json.loads(line)["plan"]
-        written = [i for i in range(1, len(plan) + 1) if "$" in plan[max(0, i - 3):i]]
-        assert not any(KINDS.forbids(plan[:i]) for i in written), plan
-        assert not any(KINDS.pointless(step + "\n") for step in plan.splitlines()), plan
+        example = json.loads(line)
+        plan, kinds = example["plan"], ResultKinds(KINDS.tools, given=[example["query"]])
+        assert not any(kinds.forbids(plan[:i]) for i in range(1, len(plan) + 1)), plan
+        assert not any(kinds.pointless(step + "\n") for step in plan.splitlines()), plan
+
+
+@pytest.mark.parametrize("text", [
+    '1. create_note("plan", "buy milk", "")\n2. append_note_content("plan", "$1',  # a confirmation
+    '1. create_reminder("pay rent", "", "", "", 0, False)\n2. create_note("plan", "$',
+    LOOKUPS + '4. compose_new_email(["Ana',  # a name is not an address: look it up
+    LOOKUPS + '4. compose_new_email(["jo@acme.io"], ["ana@acme.io',  # an address nobody gave
+    LOOKUPS + '4. send_sms(["(212) 555-0187", "Chris',
+])
+def test_a_result_that_is_not_a_value_or_a_value_nobody_gave_is_forbidden(text: str) -> None:
+    assert KINDS.forbids(text)
+
+
+def test_a_list_of_a_kind_stays_empty_when_nothing_could_fill_it() -> None:
+    kinds = ResultKinds(KINDS.tools, given=["email the deck to Ana"])
+    assert kinds.forbids('1. compose_new_email(["')
+    assert kinds.forbids('1. compose_new_email([""')
+    assert not kinds.forbids('1. compose_new_email([]')
+    assert not kinds.forbids('1. get_email_address("Ana")\n2. compose_new_email(["')
+
+
+@pytest.mark.parametrize("text", [
+    '1. compose_new_email(["jo',  # on its way to the address the request gave
+    '1. compose_new_email(["jo@acme.io"], [], "Q3", "here", [])',  # in any case
+    '1. send_sms(["(212) 555-0187"], "it\'s out")',
+    '1. get_email_address("Ana")\n2. compose_new_email(["',  # "$1" may follow
+    '1. compose_new_email([], [], "Q3 for Ana", "Ana: ',  # names are free elsewhere
+])
+def test_a_value_the_request_gave_is_allowed_where_its_kind_is(text: str) -> None:
+    assert not KINDS.forbids(text)
 
 
 def test_a_lookup_of_what_the_request_already_gave_is_pointless() -> None:
+    assert KINDS.pointless('1. get_email_address("jo")\n')  # part of the address it gave
+    assert not KINDS.pointless('1. get_phone_number("jo")\n')  # a phone number it did not
+    assert KINDS.pointless('1. get_phone_number("jo@acme.io")\n')  # a contact is looked up by name
     assert KINDS.pointless('2. get_email_address("hr@company.com")\n')
     assert KINDS.pointless('1. get_phone_number("+1 (555) 010-0199")\n')
     assert not KINDS.pointless('1. get_email_address("Dr. Amara Okafor")\n')

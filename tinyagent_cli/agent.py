@@ -231,7 +231,8 @@ class Agent:
             try:
                 if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
                     warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
-                guard, kinds = RepeatGuard(request.required), ResultKinds(self.catalog.tools)
+                guard = RepeatGuard(request.required)
+                kinds = ResultKinds(self.catalog.tools, given=(request.query, *self.settings.config.instructions))
                 chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS,
                                       reject=lambda line: kinds.pointless(line) or guard(line), forbid=kinds.forbids)
                 with contextlib.closing(chunks):  # releases the model at once when cancelled

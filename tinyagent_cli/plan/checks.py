@@ -2,39 +2,48 @@
 
 The grammar lets ``$N`` name any earlier task, since a rule per combination of earlier
 tools would be exponential. The decoder asks ``ResultKinds`` about each token instead:
-a ``$N`` in an argument of a ``kind`` (an email's recipients, a file's path) may only name
-a task that ``returns`` that kind, so a phone number cannot become an invitee nor an
-opened file a recipient. A lookup of what the request already gave (the address of
-"hr@company.com") is refused as a whole line, and the model writes its next likeliest one.
+a ``$N`` may only name a task whose tool says what it ``returns`` (a created note answers
+with a confirmation, nothing to pass on), and in an argument of a ``kind`` (an email's
+recipients, a file's path) only a task that returns that kind, so a phone number cannot
+become an invitee nor an opened file a recipient. Where the request can write a value of
+the kind itself (an address, a phone number), such an argument may also hold one the
+request gave, and nothing else: a name among the recipients is a lookup not written. A
+lookup of what the request already gave (the address of "hr@company.com", or "hr" of it)
+is refused as a whole line, and the model writes its next likeliest one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..errors import PlanError
 from ..tools.spec import ToolSpec
 from .parser import literal_args, numbered_call
 
-# Literal values of a kind, as a request writes them: a lookup of one is pointless.
+# How a request writes a value of a kind, where it can.
 LITERALS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[^@\s\"]+@[^@\s\"]+\.[A-Za-z]{2,}"),
-    "phone": re.compile(r"\+?[0-9][0-9 ()./-]{5,}[0-9]"),
+    "email": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"),
+    "phone": re.compile(r"\+?\(?[0-9][0-9 ()./-]{5,}[0-9]"),
 }
 _LINE = re.compile(r"\s*(\d+)\.\s*([A-Za-z_]\w*)\(")
 _REFERENCE = re.compile(r"\$\{?(\d?)")  # as far as it is written: "$", "${", "$1", "${1"
 
 
 class ResultKinds:
-    """Checks plan text, as it is written, against the kinds of ``tools``' results."""
+    """Checks plan text, as it is written, against the kinds of ``tools``' results and the
+    values of each kind that the ``given`` texts (the request, standing instructions) hold."""
 
-    def __init__(self, tools: Mapping[str, ToolSpec]) -> None:
+    def __init__(self, tools: Mapping[str, ToolSpec], given: Iterable[str] = ()) -> None:
         self.tools = tools
+        texts = list(given)
+        self.given = {kind: {m.group(0).lower() for text in texts for m in pattern.finditer(text)}
+                      for kind, pattern in LITERALS.items()}
 
     def forbids(self, text: str) -> bool:
-        """True if ``text``, a plan up to a candidate token, refers to a result of the wrong
-        kind, or starts a reference where no earlier result has the kind its argument takes."""
+        """True if ``text``, a plan up to a candidate token, refers to a result that is not
+        a value or of the wrong kind, starts a reference where no earlier result could do,
+        or writes in an argument of a kind a value that the request did not give."""
         *done, line = text.split("\n")
         call = _LINE.match(line)
         spec = self.tools.get(call.group(2)) if call else None
@@ -45,48 +54,58 @@ class ResultKinds:
             match = _LINE.match(earlier)
             if match and match.group(2) in self.tools:
                 returns[match.group(1)] = self.tools[match.group(2)].returns
-        for index, number in _references(line[call.end():]):
-            kind = spec.params[index].kind if index < len(spec.params) else ""
-            if not kind:
-                continue
-            if number and returns.get(number) != kind:
-                return True
-            if not number and kind not in returns.values():
-                return True
+        for index, value, closed in _strings(line[call.end():]):
+            param = spec.params[index] if index < len(spec.params) else None
+            kind = param.kind if param else ""
+            references = [m.group(1) for m in _REFERENCE.finditer(value)]
+            for number in references:
+                if number in returns and (not returns[number] or kind and returns[number] != kind):
+                    return True
+                if not number and not any(kind in ("", got) and got for got in returns.values()):
+                    return True
+            if not references and kind in self.given and param is not None:
+                said = value.lower()
+                if said and not any(g == said if closed else g.startswith(said) for g in self.given[kind]):
+                    return True
+                if not said and param.type.startswith("list") and (
+                        closed or not self.given[kind] and kind not in returns.values()):
+                    return True  # an empty item, or one with nothing it could hold: the list stays empty
         return False
 
     def pointless(self, line: str) -> bool:
-        """True for a finished line that looks up what it was given: a tool returning a kind,
-        called with nothing but a literal of that kind (``get_email_address("jo@acme.io")``)."""
+        """True for a finished line that looks up what it was given, or looks up no name: a
+        tool returning a kind that can be written as a literal, called with nothing but
+        literals (``get_email_address("jo@acme.io")``, ``get_phone_number("jo@acme.io")``)
+        or parts of one of its kind that the request gave ("jo" of "jo@acme.io")."""
         found = numbered_call(line)
         spec = self.tools.get(found[0]) if found else None
-        literal = LITERALS.get(spec.returns) if spec else None
-        if found is None or literal is None:
+        if found is None or spec is None or spec.returns not in LITERALS:
             return False
         try:
-            strings = [value for value in literal_args(*found, 0) if isinstance(value, str)]
+            strings = [value.strip() for value in literal_args(*found, 0) if isinstance(value, str)]
         except PlanError:
             return False  # the parser says what is wrong with it
-        return bool(strings) and all(literal.fullmatch(s.strip()) for s in strings)
+        given = self.given[spec.returns]
+        return bool(strings) and all(
+            any(literal.fullmatch(s) for literal in LITERALS.values()) or (s and any(s.lower() in g for g in given))
+            for s in strings)
 
 
-def _references(args: str) -> list[tuple[int, str]]:
-    """(argument index, task number) of each ``$N`` inside a string of a call's argument text
-    (its end may be unwritten yet); the number is "" while only "$" or "${" is written."""
-    found: list[tuple[int, str]] = []
-    index, depth, in_string, i = 0, 0, False, 0
+def _strings(args: str) -> list[tuple[int, str, bool]]:
+    """(argument index, text, closed) of each string in a call's argument text, whose end
+    may be unwritten yet; the text is as written, escapes and all."""
+    found: list[tuple[int, str, bool]] = []
+    index, depth, start, i = 0, 0, -1, 0
     while i < len(args):
         char = args[i]
-        if in_string:
+        if start >= 0:
             if char == "\\":
                 i += 1
             elif char == '"':
-                in_string = False
-            elif char == "$":
-                number = _REFERENCE.match(args, i)
-                found.append((index, number.group(1) if number else ""))
+                found.append((index, args[start:i], True))
+                start = -1
         elif char == '"':
-            in_string = True
+            start = i + 1
         elif char == "[":
             depth += 1
         elif char == "]":
@@ -96,4 +115,6 @@ def _references(args: str) -> list[tuple[int, str]]:
         elif char == ")" and depth == 0:
             break
         i += 1
+    if start >= 0:
+        found.append((index, args[start:], False))
     return found

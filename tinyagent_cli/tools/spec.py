@@ -35,7 +35,8 @@ class Param:
     # "$N": a grammar-constrained planner may only copy it, never make it up.
     verbatim: bool = False
     # What a "$N" here must be the result of ("email": a task that returns an email
-    # address); "" takes any result.
+    # address); "" takes any result. An email or phone argument may also hold an address
+    # or number the request gave (plan/checks.py).
     kind: str = ""
 
 
@@ -48,7 +49,9 @@ class ToolSpec:
     backends: tuple[str, ...]
     after: tuple[str, ...]  # tools that usually come first (hints for retrieval and the plan grammar)
     pack: str
-    returns: str = ""  # the kind of value its result is ("email", "path"), matched against Param.kind
+    # The kind of value its result is ("email", "path"), matched against Param.kind; ""
+    # for a confirmation, which no "$N" passes on.
+    returns: str = ""
 
     def signature(self) -> str:
         """The Python-style signature a planner reads: ``name(a: str, b: list[str]) -> str``."""
