@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.dates import resolve_date
 from tinyagent_cli.tools.spec import Catalog, Param, ToolSpec, load_pack, shipped_packs_dir
 
+ROOT = Path(__file__).resolve().parent.parent
 PACK = load_pack(shipped_packs_dir() / "tinyagent")
 TOOLS = {t.name: t for t in PACK.tools}
 CATALOG = Catalog((PACK,), "macos")  # every tool; parsing runs none of them
@@ -263,6 +266,16 @@ def test_verbatim_arguments_are_runs_of_the_requests_words() -> None:
     assert "quote-1" not in plan_grammar([TOOLS["get_phone_number"]])
     nothing = plan_grammar([TOOLS["get_phone_number"]], request=["$5"], max_tasks=1).splitlines()
     assert r'quote-1 ::= "\"\""' in nothing
+
+
+def test_with_lookups_only_a_name_to_look_up_is_the_requests_and_the_rest_is_free() -> None:
+    tools = [TOOLS["get_phone_number"], TOOLS["send_sms"], TOOLS["create_reminder"]]
+    rules = dict(line.split(" ::= ", 1) for line in
+                 plan_grammar(tools, request=[REQUEST], lookups_only=True, max_tasks=2).splitlines())
+    assert rules["call-get-phone-number-1"] == '"get_phone_number(" quote-1 ")"'  # changes nothing, returns a phone
+    assert rules["call-send-sms-2"] == '"send_sms(" list-2 ", " str-2 ")"'  # sends: the planner writes it
+    assert rules["call-create-reminder-1"].startswith('"create_reminder(" str-1 ", " date ')
+    assert rules["date"] != 'date ::= "\\"\\""' and "tomorrow at 9" not in rules["date"]  # any date phrase
 
 
 def test_date_arguments_are_the_requests_own_date_phrases() -> None:

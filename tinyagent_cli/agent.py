@@ -203,9 +203,10 @@ class Agent:
         policy = POLICIES[spec.prompt_style]
         required = selection.certain if policy.sure_tools else ()
         # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
-        request = (query, *self.settings.config.instructions) if policy.copies else ()
-        grammar = plan_grammar(tools, required=required, request=request, thoughts=policy.thoughts,
-                               max_string=string_bound((query, *self.settings.config.instructions)))
+        given = (query, *self.settings.config.instructions)
+        grammar = plan_grammar(tools, required=required, request=given if policy.copies or policy.lookups_copy else (),
+                               lookups_only=not policy.copies, thoughts=policy.thoughts,
+                               max_string=string_bound(given))
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
                            retrieval_s, tuple(required), _bodies(spec.prompt_style))
 

@@ -46,6 +46,7 @@ class GrammarPolicy:
 
     sure_tools: bool  # ToolRAG's sure tools are called before join() (a repeat is refused while one is missing)
     copies: bool  # verbatim arguments and dates are words of the request
+    lookups_copy: bool = False  # the verbatim arguments of lookups are (see ``is_lookup``)
     thoughts: bool = False  # LLMCompiler's conventions: "Thought:" lines, None, <END_OF_PLAN>
 
 
@@ -53,8 +54,9 @@ POLICIES: dict[str, GrammarPolicy] = {
     # A base model copies its examples: every rule measured to help it (README, "Accuracy").
     "completion": GrammarPolicy(sure_tools=True, copies=True),
     "chat": GrammarPolicy(sure_tools=True, copies=True),
-    # Trained here: it writes better arguments than copying allows; sure tools measurably help it.
-    "trained": GrammarPolicy(sure_tools=True, copies=False),
+    # Trained here: it writes better arguments than copying allows, but a name it looks up
+    # is one the request said; sure tools measurably help it.
+    "trained": GrammarPolicy(sure_tools=True, copies=False, lookups_copy=True),
     # Fine-tuned elsewhere on its own conventions (ISO dates, bodies left to a writer, thoughts):
     # validity only, since no constraint has been measured to help these models here.
     "tinyagent": GrammarPolicy(sure_tools=False, copies=False, thoughts=True),
@@ -224,21 +226,28 @@ def _rule_name(tool: str, step: int) -> str:
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
+def is_lookup(tool: ToolSpec) -> bool:
+    """A tool that finds something the request names (a contact, a file, a note, a place):
+    it changes nothing and returns a value."""
+    return not tool.side_effects and bool(tool.returns)
+
+
 def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool,
-                thoughts: bool = False, max_string: int = MAX_STRING) -> list[str]:
+                thoughts: bool = False, max_string: int = MAX_STRING, lookups_only: bool = False) -> list[str]:
     """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
-    with ``verbatim``, verbatim strings are a reference or (with ``said``) words of the request;
-    with ``thoughts`` (LLMCompiler's conventions), any argument may be None."""
-    def arg(param: Param) -> str:
+    with ``verbatim``, verbatim strings (only those of lookups, with ``lookups_only``) are a
+    reference or (with ``said``) words of the request; with ``thoughts`` (LLMCompiler's
+    conventions), any argument may be None."""
+    def arg(tool: ToolSpec, param: Param) -> str:
         kind = _TYPE_RULES[param.type]
-        if verbatim and param.verbatim:
+        if verbatim and param.verbatim and (not lookups_only or is_lookup(tool)):
             kind = "quote" if kind == "str" else "quotes"
         rule = f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
         return f'({rule} | "None")' if thoughts else rule
 
     rules = []
     for tool in tools:
-        args = ' ", " '.join(arg(p) for p in tool.params)
+        args = ' ", " '.join(arg(tool, p) for p in tool.params)
         rules.append(f'{_rule_name(tool.name, step)} ::= "{tool.name}(" {args} ")"' if args
                      else f'{_rule_name(tool.name, step)} ::= "{tool.name}()"')
     reference = f' | "$" ref-{step}' if step > 1 else ""
@@ -314,8 +323,8 @@ def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> s
 
 
 def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), request: Sequence[str] = (),
-                 thoughts: bool = False, max_tasks: int = MAX_TASKS, max_list: int = MAX_LIST,
-                 max_string: int = MAX_STRING) -> str:
+                 lookups_only: bool = False, thoughts: bool = False, max_tasks: int = MAX_TASKS,
+                 max_list: int = MAX_LIST, max_string: int = MAX_STRING) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
@@ -329,7 +338,9 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
 
     ``request`` is the texts whose words a ``verbatim`` argument may copy (the query and
     the person's standing instructions); without it such arguments are free strings.
-    Gemma 270M otherwise writes the example's "call mom" for "buy milk".
+    Gemma 270M otherwise writes the example's "call mom" for "buy milk". ``lookups_only``
+    holds only the arguments of lookups to that (a name to look up, a file to find) and
+    leaves dates and everything else free.
 
     ``max_string`` bounds each string argument (``string_bound`` of the request).
 
@@ -347,14 +358,16 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     names = {tool.name for tool in unique}
     required = [name for name in dict.fromkeys(required) if name in names][:max_tasks]
     waiting = {frozenset(required)}
-    verbatim = bool(request) and any(p.verbatim for tool in unique for p in tool.params)
+    verbatim = bool(request) and any(p.verbatim and (not lookups_only or is_lookup(tool))
+                                     for tool in unique for p in tool.params)
     said = _said_rules(request) if verbatim else []
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
         rules, waiting = _line_rules(step, unique, required, max_tasks, waiting, thoughts)
-        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts, max_string)
+        lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts, max_string,
+                                     lookups_only)
     if any(p.type == "date" for tool in unique for p in tool.params):
-        lines += _date_span_rule(request) if request else _date_gbnf()
+        lines += _date_span_rule(request) if request and not lookups_only else _date_gbnf()
     lines += said
     if thoughts:
         lines.append(f'thought ::= "Thought: " [^\\n]{{1,{MAX_THOUGHT}}} "\\n"')
