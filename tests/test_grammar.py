@@ -219,6 +219,17 @@ def _accepts(gemma, grammar: str, text: str) -> bool:  # type: ignore[no-untyped
 
 
 @pytest.mark.slow
+def test_the_trained_planners_grammar_refuses_no_dev_plan(gemma) -> None:  # type: ignore[no-untyped-def]
+    """Every plan a person wrote for dev can be written: its dates are in the date language,
+    and the names, files and places it looks up are words of its request."""
+    tools = list(PACK.tools)
+    for line in (ROOT / "datasets" / "dev.jsonl").read_text(encoding="utf-8").splitlines():
+        example = json.loads(line)
+        grammar = plan_grammar(tools, request=[example["query"]], lookups_only=True)
+        assert _accepts(gemma, grammar, example["plan"]), example
+
+
+@pytest.mark.slow
 def test_llama_cpp_holds_dates_and_required_tools(gemma) -> None:  # type: ignore[no-untyped-def]
     tools = [TOOLS["get_email_address"], TOOLS["create_calendar_event"], TOOLS["create_reminder"]]
     grammar = plan_grammar(tools, required=["create_calendar_event", "create_reminder"])
@@ -282,6 +293,8 @@ def test_date_arguments_are_the_requests_own_date_phrases() -> None:
     assert request_dates(["remind me to renew it next monday, its urgent"]) == ["next monday", "monday", "Monday"]
     assert "tomorrow at 9" in request_dates([REQUEST]) and "9" not in request_dates([REQUEST])
     assert request_dates(["call the plumber"]) == []
+    said = ["in an hour, this evening at 7, friday morning at 9:30 or 2026-03-14t10:00 then"]
+    assert {"in an hour", "this evening at 7", "friday morning at 9:30", "2026-03-14t10:00"} <= set(request_dates(said))
     reminder = [TOOLS["create_reminder"]]
     assert 'date ::= "\\"\\""' in plan_grammar(reminder, request=["call the plumber"]).splitlines()
 

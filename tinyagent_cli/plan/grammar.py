@@ -88,8 +88,9 @@ def _words(*words: str) -> list[list[str]]:
 # "this Sat evening" and "9 o'clock" are not among them.
 DATE_RULES: dict[str, list[list[str]]] = {
     "when": [["@day"], ["@day", " ", "@time"], ["@time"], ["@clocktime", " ", "@dayp"], ["@dayp", " ", "@part"],
+             ["@dayp", " ", "@part", " ", "@time"], ["this ", "@part"], ["this ", "@part", " ", "@time"],
              ["tonight"], ["tonight ", "@time"], ["Tonight"], ["Tonight ", "@time"],
-             ["in ", "@count", " ", "@unit"], ["@iso"], ["now"]],
+             ["in ", "@count", " ", "@unit"], ["in a ", "@one"], ["in an hour"], ["@iso"], ["now"]],
     "day": [["@dayp"], ["@short"], ["the day after tomorrow"], ["the ", "@nth"], ["on the ", "@nth"],
             ["next week"], ["next month"]],
     "dayp": [["@weekday"], ["next ", "@weekday"], ["this ", "@weekday"], ["on ", "@weekday"], ["@near"],
@@ -114,7 +115,8 @@ DATE_RULES: dict[str, list[list[str]]] = {
     "part": [["morning"], ["afternoon"], ["evening"], ["night"]],
     "count": [["[1-9]"], ["[1-9]", "[0-9]"]],
     "unit": [[unit + plural] for unit in ("minute", "hour", "day", "week", "month") for plural in ("s", "")],
-    "iso": [["@ymd"], ["@ymd", "[ T]", "@isotime"]],
+    "one": [["minute"], ["day"], ["week"], ["month"]],
+    "iso": [["@ymd"], ["@ymd", "[ Tt]", "@isotime"]],
     "isotime": [["@h24", ":", "@min"], ["@hour", ":", "@min"], ["@h24", ":", "@min", ":", "@min"],
                 ["@hour", ":", "@min", ":", "@min"]],
     "ymd": [["20", "[0-9]", "[0-9]", "-", "@mm", "-", "@dd"]],
