@@ -51,8 +51,9 @@ def test_a_reference_of_the_right_kind_or_to_free_text_is_allowed(text: str) -> 
 
 @pytest.mark.parametrize("dataset", ["toolpacks/tinyagent/examples.jsonl", "datasets/dev.jsonl", "datasets/test.jsonl"])
 def test_no_gold_plan_breaks_a_check(dataset: str) -> None:
-    """The checks only ever turn a planner from plans no dataset writes: every gold plan
-    passes them at each point where a reference is written, and looks up no literal."""
+    """The checks only ever turn a planner from plans no dataset writes: every gold plan,
+    checked with its own request, passes them at every point of its text and looks up no
+    literal."""
     for line in (Path(__file__).resolve().parent.parent / dataset).read_text(encoding="utf-8").splitlines():
         example = json.loads(line)
         plan, kinds = example["plan"], ResultKinds(KINDS.tools, given=[example["query"]])

@@ -12,7 +12,7 @@ import pytest
 
 from tinyagent_cli.errors import ModelError, PackError
 from tinyagent_cli.plan.grammar import DATE_RULES, MAX_STRING, OWN_WORDS, plan_grammar, request_dates, string_bound
-from tinyagent_cli.plan.parser import parse_plan
+from tinyagent_cli.plan.parser import literal_args, numbered_call, parse_plan
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.dates import resolve_date
 from tinyagent_cli.tools.spec import Catalog, Param, ToolSpec, load_pack, shipped_packs_dir
@@ -287,6 +287,21 @@ def test_with_lookups_only_a_name_to_look_up_is_the_requests_and_the_rest_is_fre
     assert rules["call-send-sms-2"] == '"send_sms(" list-2 ", " str-2 ")"'  # sends: the planner writes it
     assert rules["call-create-reminder-1"].startswith('"create_reminder(" str-1 ", " date ')
     assert rules["date"] != 'date ::= "\\"\\""' and "tomorrow at 9" not in rules["date"]  # any date phrase
+    # ... where the request says one: no plan in any dataset dates a request that says none.
+    undated = plan_grammar(tools, request=["text Omar that I'm late"], lookups_only=True).splitlines()
+    assert 'date ::= "\\"\\""' in undated
+
+
+@pytest.mark.parametrize("dataset", ["toolpacks/tinyagent/examples.jsonl", "datasets/dev.jsonl", "datasets/test.jsonl"])
+def test_no_plan_dates_a_request_that_says_no_date(dataset: str) -> None:
+    """What lets the trained planner's grammar leave dates empty where the request says none."""
+    for line in (ROOT / dataset).read_text(encoding="utf-8").splitlines():
+        example = json.loads(line)
+        if not request_dates([example["query"]]):
+            calls = [call for call in map(numbered_call, example["plan"].splitlines()) if call and call[0] in TOOLS]
+            dates = [value for name, args in calls
+                     for p, value in zip(TOOLS[name].params, literal_args(name, args, 0)) if p.type == "date"]
+            assert not any(dates), example
 
 
 def test_date_arguments_are_the_requests_own_date_phrases() -> None:

@@ -8,8 +8,9 @@ recipients, a file's path) only a task that returns that kind, so a phone number
 become an invitee nor an opened file a recipient. Where the request can write a value of
 the kind itself (an address, a phone number), such an argument may also hold one the
 request gave, and nothing else: a name among the recipients is a lookup not written. A
-lookup of what the request already gave (the address of "hr@company.com", or "hr" of it)
-is refused as a whole line, and the model writes its next likeliest one.
+lookup of what the request already gave (the address of "hr@company.com", or "hr" of it),
+or by an address or number instead of a name, is refused as a whole line, and the model
+writes its next likeliest one.
 """
 
 from __future__ import annotations

@@ -342,7 +342,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     the person's standing instructions); without it such arguments are free strings.
     Gemma 270M otherwise writes the example's "call mom" for "buy milk". ``lookups_only``
     holds only the arguments of lookups to that (a name to look up, a file to find) and
-    leaves dates and everything else free.
+    leaves everything else free, but for dates where the request says none: those are empty.
 
     ``max_string`` bounds each string argument (``string_bound`` of the request).
 
@@ -369,7 +369,9 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
         lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts, max_string,
                                      lookups_only)
     if any(p.type == "date" for tool in unique for p in tool.params):
-        lines += _date_span_rule(request) if request and not lookups_only else _date_gbnf()
+        # With lookups_only a request that says no date still gets none: no dataset plan has one.
+        spans = request and (not lookups_only or not request_dates(request))
+        lines += _date_span_rule(request) if spans else _date_gbnf()
     lines += said
     if thoughts:
         lines.append(f'thought ::= "Thought: " [^\\n]{{1,{MAX_THOUGHT}}} "\\n"')
