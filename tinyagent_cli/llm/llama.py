@@ -479,8 +479,6 @@ class _Grammar:
         tried first: when one of them is allowed it is the answer, and checking them costs
         a fraction of the whole vocabulary (about 50 ms a check with Gemma's 262k tokens).
         ``likeliest_only`` stops there."""
-        import numpy as np
-
         likeliest = _likeliest(logits)
         for ids in (likeliest,) if likeliest_only else (likeliest, None):
             allowed = self.allowed(logits, ids)

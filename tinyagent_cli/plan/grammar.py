@@ -46,7 +46,9 @@ class GrammarPolicy:
 
     sure_tools: bool  # ToolRAG's sure tools are called before join() (a repeat is refused while one is missing)
     copies: bool  # verbatim arguments and dates are words of the request
-    lookups_copy: bool = False  # the verbatim arguments of lookups are (see ``is_lookup``)
+    # Without copies: the verbatim arguments of lookups (``_is_lookup``) still are, and a
+    # request that says no date gets none.
+    lookups_copy: bool = False
     thoughts: bool = False  # LLMCompiler's conventions: "Thought:" lines, None, <END_OF_PLAN>
 
 
@@ -55,7 +57,8 @@ POLICIES: dict[str, GrammarPolicy] = {
     "completion": GrammarPolicy(sure_tools=True, copies=True),
     "chat": GrammarPolicy(sure_tools=True, copies=True),
     # Trained here: it writes better arguments than copying allows, but a name it looks up
-    # is one the request said; sure tools measurably help it.
+    # is one the request said and it dates nothing undated (README, "A planner trained for
+    # the job"); sure tools measurably help it.
     "trained": GrammarPolicy(sure_tools=True, copies=False, lookups_copy=True),
     # Fine-tuned elsewhere on its own conventions (ISO dates, bodies left to a writer, thoughts):
     # validity only, since no constraint has been measured to help these models here.
@@ -228,7 +231,7 @@ def _rule_name(tool: str, step: int) -> str:
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def is_lookup(tool: ToolSpec) -> bool:
+def _is_lookup(tool: ToolSpec) -> bool:
     """A tool that finds something the request names (a contact, a file, a note, a place):
     it changes nothing and returns a value."""
     return not tool.side_effects and bool(tool.returns)
@@ -242,7 +245,7 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
     conventions), any argument may be None."""
     def arg(tool: ToolSpec, param: Param) -> str:
         kind = _TYPE_RULES[param.type]
-        if verbatim and param.verbatim and (not lookups_only or is_lookup(tool)):
+        if verbatim and param.verbatim and (not lookups_only or _is_lookup(tool)):
             kind = "quote" if kind == "str" else "quotes"
         rule = f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
         return f'({rule} | "None")' if thoughts else rule
@@ -360,7 +363,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     names = {tool.name for tool in unique}
     required = [name for name in dict.fromkeys(required) if name in names][:max_tasks]
     waiting = {frozenset(required)}
-    verbatim = bool(request) and any(p.verbatim and (not lookups_only or is_lookup(tool))
+    verbatim = bool(request) and any(p.verbatim and (not lookups_only or _is_lookup(tool))
                                      for tool in unique for p in tool.params)
     said = _said_rules(request) if verbatim else []
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
