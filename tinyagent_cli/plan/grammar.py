@@ -184,11 +184,14 @@ def _word_forms(word: str) -> list[str]:
     """How one word of the request may appear in a verbatim argument: as typed, without
     the punctuation at its ends or a possessive 's ("Okafor's number" names Okafor), and
     for a plain word lower-case or capitalised ("jo@acme.io" and "Q3_v2.pdf" keep their
-    case). No form has a "$" (only a reference may) or a control character (no string may).
+    case) or without a final s (a possessive typed without its apostrophe: "what is Freyas
+    email" names Freya, as 17 plans of the bank say). No form has a "$" (only a reference
+    may) or a control character (no string may).
     """
     core = word.strip(EDGE)
     forms = [word, core, word_core(word)]
     if PLAIN_WORD.fullmatch(core):
+        forms += [core[:-1]] if len(core) > 2 and core.endswith("s") else []
         forms = [cased for form in forms for cased in _casings(form)]
     return [form for form in dict.fromkeys(forms)
             if form and "$" not in form and not any(ord(c) < 32 or ord(c) == 127 for c in form)]
