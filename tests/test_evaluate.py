@@ -12,7 +12,8 @@ from rich.console import Console
 
 from tinyagent_cli.commands.evaluate_cmd import eval_command, eval_target
 from tinyagent_cli.errors import DatasetError
-from tinyagent_cli.evaluate import EVAL_NOW, QueryResult, lookups, percentile, plan_graph, same_dag, summarize
+from tinyagent_cli.evaluate import (EVAL_NOW, QueryResult, compare_plans, lookups, mistake, percentile, plan_graph,
+                                    same_dag, summarize)
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.spec import load_catalog
@@ -86,6 +87,41 @@ def test_a_missing_edge_a_wrong_tool_or_an_extra_task_is_a_failure(macos) -> Non
     chain = '1. get_email_address("A")\n2. get_email_address("$1")\n3. get_phone_number("B")\n4. join()\n'
     fork = '1. get_email_address("A")\n2. get_email_address("B")\n3. get_phone_number("$1")\n4. join()\n'
     assert not same_dag(plan(chain, catalog), plan(fork, catalog))
+
+
+def test_a_plan_that_is_not_exact_is_named_by_what_went_wrong(macos) -> None:
+    _, catalog = macos
+    gold = plan(GOLD, catalog)
+
+    def kind(text: str | None) -> str | None:
+        made = plan(text, catalog) if text is not None else None
+        return mistake(gold, made, compare_plans(gold, made, catalog) if made is not None else compare_plans(gold, gold, catalog))
+
+    assert kind(GOLD) is None
+    assert kind(None) == "invalid"
+    assert kind(GOLD.replace('"review"', '"sync"')) == "arguments"
+    assert kind(GOLD.replace('get_email_address("Sarah Lin")', 'get_phone_number("Sarah Lin")')) == "wrong tool"
+    assert kind(GOLD.replace("5. join()", '5. create_note("deck", "sent", "")\n6. join()')) == "extra call"
+    dropped = GOLD.replace('4. create_calendar_event("review", "Thursday at 3", "", "", ["$1"], "", "")\n5.', "4.")
+    assert kind(dropped) == "dropped request"
+    assert kind(GOLD.replace('["$1"], "", "")', '[], "", "")')) == "wiring"  # the event no longer waits
+
+
+def test_figures_by_size_of_the_gold_plan_and_mistakes_in_totals() -> None:
+    def result(i: int, calls: int, recalled: bool, success: bool, slip: str | None) -> QueryResult:
+        selected = ("send_sms",) if recalled else ()
+        return QueryResult(i, f"q{i}", "", ("send_sms",), selected, 0.001, calls, plan_text="", valid=True,
+                           success=success, exact=slip is None, mistake=slip)
+
+    report = summarize([result(1, 1, True, True, None), result(2, 1, False, False, "wrong tool"),
+                        result(3, 4, True, True, "arguments"), result(4, 7, True, False, "extra call")])
+    assert report["per_call_count"] == {
+        "1": {"queries": 2, "tool_recall": 0.5, "tools_per_query": 0.5, "success_rate": 0.5, "exact_plan_rate": 0.5},
+        "4-5": {"queries": 1, "tool_recall": 1.0, "tools_per_query": 1, "success_rate": 1.0, "exact_plan_rate": 0.0},
+        "6+": {"queries": 1, "tool_recall": 1.0, "tools_per_query": 1, "success_rate": 0.0, "exact_plan_rate": 0.0},
+    }
+    assert report["mistakes"] == {"invalid": 0, "wrong tool": 1, "extra call": 1, "dropped request": 0,
+                                  "wiring": 0, "arguments": 1}
 
 
 def test_lookup_arguments_are_compared_as_a_multiset(macos) -> None:
@@ -373,3 +409,4 @@ def test_exact_plans_in_the_figures_the_failures_and_the_table(macos) -> None:
     text = console.export_text()
     assert "exact plans" in text and "50.0%" in text and "right DAG, an argument wrong" in text
     assert "exact" in text.split("per gold tool")[1]
+    assert "per size of the gold plan" in text and "plans not exact, by mistake:" in text

@@ -178,6 +178,33 @@ def compare_plans(gold: Plan, plan: Plan, catalog: Catalog) -> PlanComparison:
     return PlanComparison(False) if closest is None else PlanComparison(True, closest)
 
 
+# What went wrong with a plan that is not exact, from the tools of the two plans; one kind a plan.
+MISTAKES = ("invalid", "wrong tool", "extra call", "dropped request", "wiring", "arguments")
+
+
+def mistake(gold: Plan, plan: Plan | None, comparison: PlanComparison) -> str | None:
+    """Why ``plan`` is not gold's, as one of :data:`MISTAKES` (None when it is exact).
+
+    By the calls of each (a multiset of tool names): a call of a tool gold does not make in
+    place of one it makes is a wrong tool; a call too many with nothing missing, a call
+    nobody asked for; a call missing with nothing added, a request dropped; the same calls
+    in another DAG, wrong wiring (``$N``); the same DAG, arguments only.
+    """
+    if plan is None:
+        return "invalid"
+    if comparison.exact:
+        return None
+    if comparison.same_dag:
+        return "arguments"
+    want, got = Counter(gold.tools), Counter(plan.tools)
+    extra, missing = got - want, want - got
+    if extra and missing:
+        return "wrong tool"
+    if extra:
+        return "extra call"
+    return "dropped request" if missing else "wiring"
+
+
 def lookups(plan: Plan) -> Counter[tuple[str, str]]:
     """The multiset of (lookup tool, first argument) of a plan, the argument as :func:`normal_text`."""
     return Counter((t.tool, normal_text(str(t.args[0]))) for t in plan.tasks if t.tool in LOOKUP_TOOLS and t.args)
@@ -204,12 +231,14 @@ class QueryResult:
     gold_tools: tuple[str, ...]
     selected: tuple[str, ...]
     retrieval_s: float
+    gold_calls: int = 0  # calls of the gold plan, join() not counted
     plan_text: str | None = None  # what the model wrote
     valid: bool | None = None
     success: bool | None = None
     exact: bool | None = None  # None: arguments were not compared (retrieval only)
     differences: tuple[ArgumentDiff, ...] = ()  # a success's arguments that differ from gold's
     lookup_match: bool | None = None  # None: the gold plan looks nothing up (or no plan was made)
+    mistake: str | None = None  # one of MISTAKES for a plan that is not exact; None if exact or not planned
     error: str | None = None
     first_task_s: float | None = None
     plan_s: float | None = None
@@ -237,6 +266,7 @@ class QueryResult:
             "plan": self.plan_text,
             "error": self.error,
             "dag_right": self.success,  # true: only arguments differ, those below
+            "mistake": self.mistake,
             "differing_arguments": [d.to_json() for d in self.differences],
             "gold_tools": list(self.gold_tools),
             "selected_tools": list(self.selected),
@@ -305,8 +335,39 @@ def summarize(results: Sequence[QueryResult], skipped: Sequence[Skipped] = ()) -
             "share_of_all_tools": _rate(sum(prompt), sum(all_tools)) if prompt and all_tools else None,
         },
         "per_tool": per_tool(results),
+        "per_call_count": per_call_count(results),
+        "mistakes": mistakes(results) if planned else None,
         "failures": sum(r.failed for r in results),
     }
+
+
+def mistakes(results: Sequence[QueryResult]) -> dict[str, int]:
+    """How many plans went wrong in each way, every kind of :data:`MISTAKES` named."""
+    counts = Counter(r.mistake for r in results if r.mistake)
+    return {kind: counts[kind] for kind in MISTAKES}
+
+
+def call_count_bucket(calls: int) -> str:
+    """The group a gold plan of ``calls`` calls is reported in: 1, 2, 3, 4-5 or 6+."""
+    return str(calls) if calls <= 3 else "4-5" if calls <= 5 else "6+"
+
+
+def per_call_count(results: Sequence[QueryResult]) -> dict[str, dict[str, Any]]:
+    """Per size of the gold plan: retrieval recall and tools offered, and plan success where planned."""
+    table: dict[str, dict[str, Any]] = {}
+    for bucket in ("1", "2", "3", "4-5", "6+"):
+        group = [r for r in results if call_count_bucket(r.gold_calls) == bucket]
+        if not group:
+            continue
+        planned = [r for r in group if r.success is not None]
+        table[bucket] = {
+            "queries": len(group),
+            "tool_recall": _rate(sum(r.recalled for r in group), len(group)),
+            "tools_per_query": _mean([len(r.selected) for r in group]),
+            "success_rate": _rate(sum(bool(r.success) for r in planned), len(planned)),
+            "exact_plan_rate": _rate(sum(bool(r.exact) for r in planned), len(planned)),
+        }
+    return table
 
 
 def per_tool(results: Sequence[QueryResult]) -> dict[str, dict[str, Any]]:
@@ -346,7 +407,8 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
     gold_tools = tuple(dict.fromkeys(gold.tools))
     if retrieval_only:
         request = agent.prepare(example.query, now=EVAL_NOW)
-        return QueryResult(index, example.query, example.plan, gold_tools, request.selection.tools, request.retrieval_s)
+        return QueryResult(index, example.query, example.plan, gold_tools, request.selection.tools, request.retrieval_s,
+                           len(gold.tasks))
     plan, request, trace, error = agent.plan(example.query, now=EVAL_NOW)
     comparison = compare_plans(gold, plan, agent.catalog) if plan is not None else PlanComparison(False)
     gold_lookups = lookups(gold)
@@ -357,12 +419,14 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
         gold_tools,
         request.selection.tools,
         request.retrieval_s,
+        len(gold.tasks),
         plan_text=trace.text,
         valid=plan is not None,
         success=comparison.same_dag,
         exact=comparison.exact,
         differences=comparison.differences,
         lookup_match=(plan is not None and lookups(plan) == gold_lookups) if gold_lookups else None,
+        mistake=mistake(gold, plan, comparison),
         error=str(error) if error else None,
         first_task_s=trace.timings.get("first_task_s"),
         plan_s=trace.timings.get("plan_s"),

@@ -198,6 +198,20 @@ def _print_report(console: Console, report: dict[str, Any], skipped: list[Skippe
             cells += [_pct(row["success_rate"]), _pct(row.get("exact_plan_rate"))]
         tools.add_row(name, *cells)
     console.print(tools)
+
+    sizes = Table(title="per size of the gold plan (calls)", title_justify="left")
+    sizes.add_column("calls", no_wrap=True)
+    for column in ("queries", "recall", "tools offered", *(("success", "exact") if planned else ())):
+        sizes.add_column(column, justify="right")
+    for bucket, row in report["per_call_count"].items():
+        cells = [str(row["queries"]), _pct(row["tool_recall"]), _num(row["tools_per_query"])]
+        if planned:
+            cells += [_pct(row["success_rate"]), _pct(row["exact_plan_rate"])]
+        sizes.add_row(bucket, *cells)
+    console.print(sizes)
+    if planned:
+        console.print("plans not exact, by mistake: " + ", ".join(
+            f"{kind} {count}" for kind, count in report["mistakes"].items()), highlight=False)
     for item in skipped[:5]:
         console.print(f"[yellow]skipped query {item.index}:[/yellow] {escape(item.reason)}", highlight=False)
     if report.get("saved"):
