@@ -1,14 +1,15 @@
 """Check hand-written dataset lines before they are used: every plan one the trained planner
 could write and the conventions of datasets/README.md would accept.
 
-    python scripts/check_dataset.py FILE.jsonl [FILE.jsonl ...] [--grammar] [--author]
+    python scripts/check_dataset.py FILE.jsonl [FILE.jsonl ...] [--grammar] [--author] [--against OTHER.jsonl ...]
 
 Each line is checked for: a JSON object with a query and a plan (and an ``author`` with
 ``--author``); a plan the real parser accepts against the macOS catalog, numbered 1..n with
 ``join()`` last; no more calls or list items than the planner's grammar allows; no "$N"
 that result kinds forbid and no lookup of what the request gave; no date where the request
 says none; the conventions' priority, transport and duration values; and with ``--grammar``
-(loads the embedded Gemma) the trained planner's own grammar for that request. Problems are
+(loads the embedded Gemma) the trained planner's own grammar for that request; and no line
+nearly repeats an earlier one or one of ``--against`` with a plan of the same calls. Problems are
 printed as ``FILE:LINE: reason`` and the exit status is 1 if there was any; a summary of
 tools and call counts goes to stderr.
 """
@@ -37,6 +38,9 @@ from tinyagent_cli.tools.spec import load_catalog  # noqa: E402
 # A fixed clock (a Wednesday) so that date phrases resolve the same on every run.
 NOW = datetime(2026, 5, 13, 10, 0).astimezone()
 PRIORITIES = {0, 1, 5, 9}
+# Two requests this similar (cosine of character n-grams) whose plans make the same calls say
+# the same thing in nearly the same words: measured on the natural corpus (its README).
+NEAR_DUPLICATE = 0.8
 TRANSPORTS = {"d", "w", "r"}
 
 
@@ -90,6 +94,26 @@ def problems(row: object, catalog, kinds_tools, *, author: bool) -> list[str]:
     return found
 
 
+def similarities(queries: list[str], others: list[str]) -> tuple[list[float], list[int]]:
+    """For each query, the highest cosine similarity (TF-IDF of character 3-5-grams within
+    words, case and spacing ignored) to an earlier query of the list or to any of ``others``,
+    and which one (an index into queries + others)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [" ".join(q.lower().split()) for q in queries + others]
+    x = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(texts)
+    best, where = [], []
+    for start in range(0, len(queries), 512):
+        block = (x[start:start + 512] @ x.T).toarray()
+        for row, i in enumerate(range(start, min(start + 512, len(queries)))):
+            block[row, i:len(queries)] = 0.0  # itself and later lines: each pair is judged once, at the later line
+            j = int(np.argmax(block[row]))
+            best.append(float(block[row, j]))
+            where.append(j)
+    return best, where
+
+
 def grammar_refuses(gemma, tools, query: str, text: str) -> bool:
     """Whether the trained planner's grammar for ``query`` refuses ``text``, token by token."""
     import numpy as np
@@ -105,11 +129,38 @@ def grammar_refuses(gemma, tools, query: str, text: str) -> bool:
     return False
 
 
+def report_near_duplicates(files: list[Path], against: list[Path], near: float) -> int:
+    """Print each line that nearly repeats, with a plan of the same calls, an earlier line or
+    a line of ``against``; return how many there were."""
+    from tinyagent_cli.retrieval.dataset import plan_calls
+
+    def rows(paths: list[Path]) -> list[tuple[str, str, list[str]]]:
+        return [(f"{path}:{number}", data["query"], sorted(plan_calls(data["plan"])))
+                for path in paths
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()
+                for data in [json.loads(line)]]
+
+    mine, others = rows(files), rows(against)
+    everything = mine + others
+    best, where = similarities([q for _, q, _ in mine], [q for _, q, _ in others])
+    found = 0
+    for (name, _, calls), score, j in zip(mine, best, where):
+        if score >= near and calls == everything[j][2]:
+            found += 1
+            print(f"{name}: nearly repeats {everything[j][0]} ({score:.2f}): {everything[j][1]!r}")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--grammar", action="store_true", help="also the trained planner's grammar (loads Gemma)")
     parser.add_argument("--author", action="store_true", help="every line names its author brief")
+    parser.add_argument("--against", type=Path, nargs="*", default=[],
+                        help="other datasets no line may nearly repeat (each other's lines are compared too)")
+    parser.add_argument("--near", type=float, default=NEAR_DUPLICATE,
+                        help=f"similarity from which two requests with the same calls are near-duplicates "
+                             f"({NEAR_DUPLICATE})")
     args = parser.parse_args(argv)
 
     # One home for every check, so that the embedded Gemma is assembled once.
@@ -150,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             called = [t.tool for t in parse_plan(row["plan"], catalog, now=NOW).tasks]
             tool_counts.update(called)
             call_counts[min(len(called), 4)] += 1
+    bad += report_near_duplicates(args.files, args.against, args.near)
     good = total - bad
     shares = ", ".join(f"{'4+' if n == 4 else n}: {call_counts[n]} ({call_counts[n] / max(good, 1):.0%})"
                        for n in range(1, 5))

@@ -13,10 +13,17 @@ import pytest
 
 from tinyagent_cli.errors import ModelError
 from tinyagent_cli.llm.base import LanguageModel
-from tinyagent_cli.llm.llama import LlamaModel, physical_cores
+from tinyagent_cli.llm.llama import LlamaModel, physical_cores, uses_amx
 from tinyagent_cli.settings import Config, Paths, Settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_build_that_runs_on_amx_is_recognised_by_its_system_info() -> None:
+    """Where llama.cpp would repack weights for AMX (and crash), models load without extra buffers."""
+    assert uses_amx(b"CPU : SSE3 = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | REPACK = 1 |")
+    assert not uses_amx("CPU : SSE3 = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | REPACK = 1 |")
+    assert not uses_amx("CPU : AMX_INT8 = 0 | REPACK = 1 |")
 
 
 def test_physical_cores_is_within_what_we_may_use() -> None:

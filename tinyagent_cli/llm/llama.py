@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -623,6 +624,42 @@ def _close_models() -> None:
         _models.clear()
 
 
+def uses_amx(system_info: bytes | str) -> bool:
+    """Whether llama.cpp's build runs matrix products on Intel AMX ("AMX_INT8 = 1" in its
+    system info: built for a CPU that has it, Sapphire Rapids and later)."""
+    text = system_info.decode() if isinstance(system_info, bytes) else system_info
+    return re.search(r"\bAMX_INT8 = 1\b", text) is not None
+
+
+@contextmanager
+def _no_extra_buffers(enabled: bool) -> Iterator[None]:
+    """Models loaded inside load their weights without llama.cpp's extra buffer types.
+
+    On a CPU with AMX, llama.cpp repacks Q4_K weights into an AMX buffer and then crashes
+    (SIGSEGV) in the first product (ggml-org/llama.cpp#20824, seen here with Gemma 3 270M):
+    there the weights stay as the file has them, which costs the AVX repack's speed too.
+    ``Llama`` takes no such argument; it reads the defaults from this function, so the
+    defaults are changed while it loads (callers hold ``_models_lock``).
+    """
+    if not enabled:
+        yield
+        return
+    import llama_cpp.llama_cpp as native
+
+    defaults = native.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = defaults
+
+
 def _load(path: Path, n_ctx: int, verbose: bool, **extra: Any) -> Any:
     try:
         import llama_cpp
@@ -631,7 +668,7 @@ def _load(path: Path, n_ctx: int, verbose: bool, **extra: Any) -> Any:
     quiet_native_logs(verbose)
     threads = physical_cores()
     try:
-        with _stderr_to_devnull(not verbose):
+        with _stderr_to_devnull(not verbose), _no_extra_buffers(uses_amx(llama_cpp.llama_print_system_info())):
             return llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
