@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyagent_cli.errors import DatasetError
+from tinyagent_cli.errors import DatasetError, PackError
 from tinyagent_cli.retrieval.dataset import plan_tools, read_dataset
 from tinyagent_cli.retrieval.examples import ExampleBank
 from tinyagent_cli.retrieval.toolrag import ToolRAG, grams, model_key, model_path
@@ -368,6 +368,24 @@ def test_changed_examples_file_triggers_a_retrain(mini):
     second, messages = _train(settings, catalog)
     assert messages and second.key != first.key
     assert len(second.examples) == len(first.examples) + 1
+
+
+def test_a_pack_names_its_example_files_and_each_one_counts(mini):
+    settings, catalog = mini()
+    first, _ = _train(settings, catalog)
+    pack = settings.paths.user_packs_dir / "mini"
+    (pack / "pack.yaml").write_text((pack / "pack.yaml").read_text().replace(
+        "tools:\n", "examples: [examples.jsonl, written/*.jsonl]\ntools:\n", 1))
+    (pack / "written").mkdir()
+    (pack / "written" / "a.jsonl").write_text(
+        json.dumps({"query": "a large pizza with anchovies would be great", "plan": '1. order_pizza("anchovies")'}) + "\n")
+    settings, catalog = mini()
+    assert catalog.examples_files() == [pack / "examples.jsonl", pack / "written" / "a.jsonl"]
+    second, messages = _train(settings, catalog)
+    assert messages and second.key != first.key and len(second.examples) == len(first.examples) + 1
+    (pack / "pack.yaml").write_text((pack / "pack.yaml").read_text().replace("written/*.jsonl", "../*.jsonl"))
+    with pytest.raises(PackError, match="inside the pack's folder"):
+        mini()
 
 
 def test_added_user_pack_triggers_a_retrain_and_brings_its_examples(mini):

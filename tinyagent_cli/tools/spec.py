@@ -1,8 +1,8 @@
 """Toolpacks: declarative tool signatures, validated strictly, and the catalog in force.
 
-A toolpack is a folder with ``pack.yaml`` (the tools), optionally ``examples.jsonl``
-(solved queries for retrieval) and whatever its implementations need (AppleScript
-files). The shipped pack lives in ``toolpacks/``; a person's own packs live in the
+A toolpack is a folder with ``pack.yaml`` (the tools), optionally solved queries for
+retrieval (``examples.jsonl``, or the files its ``examples`` patterns name) and whatever
+its implementations need (AppleScript files). The shipped pack lives in ``toolpacks/``; a person's own packs live in the
 config dir's ``toolpacks/`` and may bring their own Python implementation file.
 """
 
@@ -21,7 +21,8 @@ from ..errors import PackError
 from ..settings import BACKENDS, Settings
 
 PARAM_TYPES = ("str", "int", "bool", "list[str]", "date")
-_PACK_KEYS = {"name", "description", "implementations", "tools"}
+_PACK_KEYS = {"name", "description", "implementations", "tools", "examples"}
+DEFAULT_EXAMPLES = ("examples.jsonl",)
 _TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params", "returns"}
 _PARAM_KEYS = {"name", "type", "description", "verbatim", "kind"}
 
@@ -66,10 +67,11 @@ class Toolpack:
     dir: Path
     implementations: Mapping[str, str]  # backend -> module name or a .py file in the pack
     tools: tuple[ToolSpec, ...]
+    examples: tuple[str, ...] = DEFAULT_EXAMPLES  # glob patterns of JSONL files, relative to the pack
 
-    @property
-    def examples_path(self) -> Path:
-        return self.dir / "examples.jsonl"
+    def examples_paths(self) -> list[Path]:
+        """The pack's example files that exist, each pattern's matches in name order."""
+        return [path for pattern in self.examples for path in sorted(self.dir.glob(pattern)) if path.is_file()]
 
 
 def shipped_packs_dir() -> Path:
@@ -133,6 +135,10 @@ def load_pack(pack_dir: Path) -> Toolpack:
     name = _expect(file, "name", data["name"], str, "a string")
     description = _expect(file, "description", data.get("description", ""), str, "a string")
     impls = _expect(file, "implementations", data.get("implementations", {}), dict, "a mapping")
+    examples = _str_list(file, "examples", data.get("examples", list(DEFAULT_EXAMPLES)))
+    for pattern in examples:
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise PackError(f"{file}: examples: {pattern!r} must be a pattern inside the pack's folder")
     for backend, target in impls.items():
         if backend not in BACKENDS:
             raise PackError(f"{file}: implementations: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
@@ -182,7 +188,7 @@ def load_pack(pack_dir: Path) -> Toolpack:
                 returns=_kind(file, f"{where}.returns", raw.get("returns", "")),
             )
         )
-    return Toolpack(name, description.strip(), pack_dir, dict(impls), tuple(tools))
+    return Toolpack(name, description.strip(), pack_dir, dict(impls), tuple(tools), examples)
 
 
 def _pack_dirs(root: Path) -> list[Path]:
@@ -267,7 +273,7 @@ class Catalog:
         return fn
 
     def examples_files(self) -> list[Path]:
-        return [p.examples_path for p in self.packs if p.examples_path.is_file()]
+        return [path for pack in self.packs for path in pack.examples_paths()]
 
 
 _loaded_files: dict[Path, Any] = {}
