@@ -228,6 +228,9 @@ def test_read_dataset_derives_tools_from_the_plan(tmp_path):
     assert example.repeated == ("get_email_address",)
     assert example.template == "t.0"
     assert plan_tools("Thought: look up\n1. join()") == ()
+    # A hand-written example is held out with the other lines of its author's brief.
+    path.write_text(json.dumps({"query": "q", "plan": plan, "author": "terse"}) + "\n", encoding="utf-8")
+    assert read_dataset(path)[0].template == "author:terse"
 
 
 @pytest.mark.parametrize(
@@ -238,6 +241,7 @@ def test_read_dataset_derives_tools_from_the_plan(tmp_path):
         ('{"query": "q"}', "'plan'"),
         ('{"query": "", "plan": "1. create_note(\\"a\\", \\"b\\", \\"\\")"}', "'query'"),
         ('{"query": "q", "plan": "join()"}', "no numbered tool call"),
+        ('{"query": "q", "plan": "1. open_note(\\"a\\", \\"\\")", "author": 7}', "'author' must be"),
     ],
 )
 def test_read_dataset_names_the_malformed_line(tmp_path, line, reason):

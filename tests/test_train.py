@@ -280,3 +280,17 @@ def test_train_command_writes_an_adapter_and_says_how_to_use_it(home: Path, tmp_
     assert report["steps"] == 1 and report["examples_seen"] == 4 and report["base"] == "gemma3-270m"
     assert out.is_file() and report["sha256"] == reg.sha256_file(out) and report["bytes"] == out.stat().st_size
     assert "Traceback" not in result.stderr
+
+
+def test_a_query_given_twice_to_weigh_it_up_is_held_out_or_trained_on_whole() -> None:
+    from tinyagent_cli.retrieval.dataset import Example
+    from tinyagent_cli.retrieval.toolrag import example_group
+    from tinyagent_cli.train.data import TrainingPair, split_held_out
+
+    written = [Example(f"text friend {n} that I'm late", "", ("send_sms",)) for n in range(40)]
+    templated = Example("text Omar that I'm late", "", ("send_sms",), template="sms.late.00+notes.open.c01")
+    assert example_group(templated) == "sms.late.00+notes.open.c01"
+    pairs = [TrainingPair(e.query, "", "", example_group(e), ()) for e in written + written]
+    train, held = split_held_out(pairs, 0.25, seed=3)
+    assert held and train and not {p.query for p in train} & {p.query for p in held}
+    assert len(held) % 2 == 0  # both copies of each held-out query

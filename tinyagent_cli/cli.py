@@ -390,8 +390,9 @@ def eval_(
 
 @app.command()
 def train(
-    dataset: Optional[Path] = typer.Argument(None, metavar="[DATASET.jsonl]",
-                                             help="Solved queries to learn from (default: the packs' examples)."),
+    datasets: Optional[list[Path]] = typer.Argument(
+        None, metavar="[DATASET.jsonl]...",
+        help="Solved queries to learn from (default: the packs' examples); a file named twice counts twice."),
     out: Path = typer.Option(Path("planner-adapter.gguf"), "--out", "-o", help="Where to write the GGUF adapter."),
     base: str = typer.Option("gemma3-270m", "--base", help="The llama_cpp model to adapt."),
     backend: Optional[str] = typer.Option("macos", "--backend", help="Tool set whose selections the prompts show."),
@@ -415,7 +416,7 @@ def train(
     settings, catalog = _load(backend)
     config = TrainConfig(rank=rank, alpha=2.0 * rank, learning_rate=learning_rate, batch_size=batch_size,
                          epochs=epochs, max_steps=max_steps, seed=seed, device=device)
-    train_command(settings, catalog, dataset, out, base=base, config=config, examples_in_prompt=examples,
+    train_command(settings, catalog, datasets or [], out, base=base, config=config, examples_in_prompt=examples,
                   held_out=held_out, limit=limit, resume=resume, as_json=as_json, console=_console(stderr=True))
 
 

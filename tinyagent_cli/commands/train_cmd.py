@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ def _require_extra() -> None:
         raise ConfigError(f"training needs {', '.join(missing)}: {EXTRA}")
 
 
-def train_command(settings: Settings, catalog: Catalog, dataset: Path | None, out: Path, *, base: str,
+def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path], out: Path, *, base: str,
                   config: TrainConfig, examples_in_prompt: int, held_out: float, limit: int | None,
                   resume: bool, as_json: bool, console: Console) -> None:
     _require_extra()
@@ -58,7 +59,7 @@ def train_command(settings: Settings, catalog: Catalog, dataset: Path | None, ou
         raise ConfigError(f"{base!r} is not a llama_cpp model with weights of its own: train on a base such as gemma3-270m")
     device = pick_device(config.device)
     rag = ToolRAG.load_or_train(catalog, settings, progress=lambda message: console.print(f"[dim]{message}[/]"))
-    examples = list(read_dataset(dataset)) if dataset else list(rag.examples)
+    examples = [e for path in datasets for e in read_dataset(path)] if datasets else list(rag.examples)
     if limit:
         examples = examples[:limit]
     pairs = training_pairs(examples, catalog, settings, rag=rag, examples_in_prompt=examples_in_prompt)

@@ -1,4 +1,4 @@
-"""Datasets of solved queries: JSONL lines ``{"query", "plan", optional "template"}``.
+"""Datasets of solved queries: JSONL lines ``{"query", "plan", optional "template" or "author"}``.
 
 The tools of an example come from its plan text with a light regex over the numbered
 call lines, so retrieval does not depend on the plan parser (a pack's examples must be
@@ -24,7 +24,9 @@ class Example:
     query: str
     plan: str
     tools: tuple[str, ...]  # distinct tools of the plan, in order of first use
-    template: str = ""  # the generator template it came from; groups examples for tuning
+    # The generator template it came from, or "author:BRIEF" for a hand-written example: what
+    # examples are held out together when tuning and training, as a new phrasing would be.
+    template: str = ""
     repeated: tuple[str, ...] = ()  # tools the plan calls more than once ("invite Ana and Raj")
 
 
@@ -45,9 +47,11 @@ def parse_example(data: object) -> Example:
     for key in ("query", "plan"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise ValueError(f"{key!r} must be a non-empty string")
-    template = data.get("template", "")
-    if not isinstance(template, str):
-        raise TypeError("'template' must be a string")
+    template, author = data.get("template", ""), data.get("author", "")
+    if not isinstance(template, str) or not isinstance(author, str):
+        raise TypeError("'template' and 'author' must be strings")
+    if not template and author.strip():
+        template = f"author:{author.strip()}"
     calls = plan_calls(data["plan"])
     if not calls:
         raise ValueError("the plan has no numbered tool call ('1. tool(...)')")

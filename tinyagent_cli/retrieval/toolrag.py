@@ -210,6 +210,12 @@ class Selection:
     unavailable: tuple[str, ...] = ()
 
 
+def example_group(example: Example) -> str:
+    """What an example is held out with: its template, or a hand-written query itself (a
+    query given twice, to weigh it up, is held out or kept in whole)."""
+    return example.template or f"query:{example.query}"
+
+
 def model_key(catalog: Catalog) -> str:
     """A hash of everything the model is trained from; a change means a retrain."""
     tools = [
@@ -309,7 +315,7 @@ class ToolRAG:
         """
         import numpy as np
 
-        groups = [e.template or f"row:{i}" for i, e in enumerate(examples)]
+        groups = [example_group(e) for e in examples]
         y = np.array([[t in e.tools for t in self.tools] for e in examples], dtype=bool)
         chosen: list[tuple[str, ...] | None] = [None] * len(examples)
         for held, space, _, weights, intercept in _fold_fits(_Corpus([grams(e.query) for e in examples]), y, groups):

@@ -18,7 +18,7 @@ from datetime import datetime
 from ..errors import DatasetError
 from ..plan.prompt import build_prompt
 from ..retrieval.dataset import Example
-from ..retrieval.toolrag import ToolRAG
+from ..retrieval.toolrag import ToolRAG, example_group
 from ..settings import Settings
 from ..tools.spec import Catalog
 
@@ -49,7 +49,7 @@ def training_pairs(examples: Sequence[Example], catalog: Catalog, settings: Sett
 
         bank = ExampleBank.for_catalog(catalog, settings, rag)
     pairs = []
-    for i, (example, tools) in enumerate(zip(usable, offered)):
+    for example, tools in zip(usable, offered):
         shown: list[tuple[str, str]] = []
         if bank is not None:
             # Out of fold too: a request of a held-out phrasing finds no example of its own
@@ -61,7 +61,7 @@ def training_pairs(examples: Sequence[Example], catalog: Catalog, settings: Sett
         prompt = build_prompt(example.query, [catalog.tools[t] for t in tools], shown, now=_NO_CLOCK,
                               style="trained")
         pairs.append(TrainingPair(example.query, prompt.text, example.plan.strip(),
-                                  example.template or f"row:{i}", tools))
+                                  example_group(example), tools))
     return pairs
 
 
