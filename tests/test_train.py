@@ -294,3 +294,17 @@ def test_a_query_given_twice_to_weigh_it_up_is_held_out_or_trained_on_whole() ->
     train, held = split_held_out(pairs, 0.25, seed=3)
     assert held and train and not {p.query for p in train} & {p.query for p in held}
     assert len(held) % 2 == 0  # both copies of each held-out query
+
+
+@pytest.mark.slow
+def test_training_can_start_from_an_adapter_already_trained(home: Path, tmp_path: Path) -> None:
+    """--init reads the shipped adapter back into LoRA weights: its first step already plans
+    the bank's requests (loss near the shipped run's 0.03), where a start from zero is at ~2."""
+    adapter = Path(__file__).resolve().parent.parent / "adapters" / "gemma3-270m-planner.gguf"
+    out = tmp_path / "next.gguf"
+    result = run_cli(home, "train", "--limit", "16", "--max-steps", "1", "--batch-size", "4", "--init", str(adapter),
+                     "--out", str(out), "--json", timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["train_loss"] < 0.5
+    missing = run_cli(home, "train", "--init", str(tmp_path / "none.gguf"), "--out", str(out), timeout=300)
+    assert missing.returncode != 0 and "--init" in missing.stderr and "Traceback" not in missing.stderr

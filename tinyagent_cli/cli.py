@@ -407,6 +407,7 @@ def train(
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
     resume: bool = typer.Option(False, "--resume", help="Go on from the last checkpoint beside --out."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this GGUF adapter instead of from zero."),
     as_json: bool = JsonOption,
 ) -> None:
     """Fine-tune a planner (LoRA) on solved queries; needs: pip install 'tinyagent-cli[train]'."""
@@ -417,7 +418,8 @@ def train(
     config = TrainConfig(rank=rank, alpha=2.0 * rank, learning_rate=learning_rate, batch_size=batch_size,
                          epochs=epochs, max_steps=max_steps, seed=seed, device=device)
     train_command(settings, catalog, datasets or [], out, base=base, config=config, examples_in_prompt=examples,
-                  held_out=held_out, limit=limit, resume=resume, as_json=as_json, console=_console(stderr=True))
+                  held_out=held_out, limit=limit, resume=resume, init=init, as_json=as_json,
+                  console=_console(stderr=True))
 
 
 @app.command()

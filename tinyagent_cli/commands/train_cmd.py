@@ -43,7 +43,7 @@ def _require_extra() -> None:
 
 def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path], out: Path, *, base: str,
                   config: TrainConfig, examples_in_prompt: int, held_out: float, limit: int | None,
-                  resume: bool, as_json: bool, console: Console) -> None:
+                  resume: bool, as_json: bool, console: Console, init: Path | None = None) -> None:
     _require_extra()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -51,9 +51,11 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
     from ..retrieval.dataset import read_dataset
     from ..retrieval.toolrag import ToolRAG
     from ..train.data import data_hash, split_held_out, training_pairs
-    from ..train.export import write_adapter
+    from ..train.export import read_adapter, write_adapter
     from ..train.lora import load_base, pick_device, train_lora
 
+    if init is not None and not init.is_file():
+        raise ConfigError(f"--init: {init} does not exist")
     spec = load_registry(settings).get(base)
     if spec.backend != "llama_cpp" or spec.base:
         raise ConfigError(f"{base!r} is not a llama_cpp model with weights of its own: train on a base such as gemma3-270m")
@@ -83,8 +85,9 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
                 left = (time.monotonic() - started) / step * (total - step)
                 console.print(f"step {step}/{total}, loss {loss:.3f}, {left / 60:.0f} min left")
 
+        start = None if init is None else (lambda modules: read_adapter(init, gguf_path, modules))
         result = train_lora(tokenizer, model, train, held, config, device=device, work_dir=work_dir,
-                            resume=resume, progress=progress)
+                            resume=resume, progress=progress, init=start)
 
     metadata = {
         "tinyagent.base_model": spec.name,
@@ -97,6 +100,8 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
         "tinyagent.steps": str(result.steps),
         "tinyagent.config": json.dumps(asdict(config), sort_keys=True),
     }
+    if init is not None:
+        metadata["tinyagent.init_sha256"] = sha256_file(init)
     write_adapter(result.lora, gguf_path, out, alpha=config.alpha, metadata=metadata)
     report = {
         "adapter": str(out),

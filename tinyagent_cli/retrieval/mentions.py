@@ -92,8 +92,8 @@ def repeatable_tools(examples: Sequence[Example], catalog: Catalog) -> tuple[str
     floor = max(1, REPEAT_SHARE * len(examples))
     eligible = [
         name for name, n in counts.items()
-        if n >= floor and name in catalog.tools and catalog.tools[name].params
-        and catalog.tools[name].params[0].verbatim and catalog.tools[name].params[0].type == "str"
+        if n >= floor and name in catalog.known and catalog.known[name].params
+        and catalog.known[name].params[0].verbatim and catalog.known[name].params[0].type == "str"
     ]
     return tuple(sorted(eligible, key=lambda name: -counts[name])[:MAX_TOOLS])
 

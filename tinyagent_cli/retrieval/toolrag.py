@@ -3,8 +3,9 @@
 Features are TF-IDF over word 1-2-grams and character 3-5-grams taken inside word
 boundaries (typos and inflections still share most character n-grams); each block is
 l2-normalised and scaled so a whole vector has unit length. One logistic regression per
-tool of the packs (multi-label), trained on every pack's examples.jsonl; a tool this
-machine cannot run is scored but never selected (``Selection.unavailable``). Thresholds are
+tool of the packs (multi-label), trained on every pack's examples; a tool this machine
+cannot run is scored but never selected (``Selection.unavailable``), so one fit serves every
+backend. Thresholds are
 tuned per tool on out-of-fold scores where the folds split the examples by template, so
 the tuning sees phrasings the model did not train on; they favour recall, because a
 missing tool makes the plan impossible while an extra one only costs prompt tokens.
@@ -12,7 +13,8 @@ missing tool makes the plan impossible while an extra one only costs prompt toke
 The trained model, the example bank and the mention tagger (``mentions.py``, trained on
 the same examples) are cached together as an .npz of plain arrays plus JSON, keyed by a
 hash of everything they come from; loading never unpickles, and anything in the cache
-that does not validate is rebuilt. Prediction is pure numpy (no sklearn import).
+that does not validate is rebuilt. The wheel carries the fit for its own packs
+(``toolpacks/toolrag.npz``), so a first run with them loads it instead of fitting. Prediction is pure numpy (no sklearn import).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from ..tools.spec import Catalog
 
 # Bump when features, training or the file layout change: old cache files then miss.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CHAR_NGRAMS = (3, 5)
 MIN_DF = 2  # an n-gram seen in one example only teaches the model that example
 C = 10.0  # weak regularisation: the examples are many, short and clean
@@ -228,19 +230,23 @@ def model_key(catalog: Catalog) -> str:
         }
         for spec in catalog.known.values()
     ]
-    head = {
-        "format": FORMAT_VERSION,
-        "backend": catalog.backend,
-        "disabled": sorted(catalog.disabled_tools),
-        "tools": tools,
-        "here": list(catalog.tools),
-    }
+    # Not the backend nor what runs here: the model scores every known tool, and only the
+    # selection keeps to those that run, so one fit serves every backend (and can ship).
+    head = {"format": FORMAT_VERSION, "tools": tools}
     digest = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
     for path in catalog.examples_files():
         data = path.read_bytes()
         digest.update(b"\0examples %d\0" % len(data))
         digest.update(data)
     return digest.hexdigest()
+
+
+def shipped_model_path() -> Path:
+    """Where a wheel carries the model fitted for its own packs (``scripts/ship_toolrag.py``),
+    so a first run need not fit one."""
+    from ..tools.spec import shipped_packs_dir
+
+    return shipped_packs_dir() / "toolrag.npz"
 
 
 def model_path(settings: Settings, key: str) -> Path:
@@ -341,6 +347,12 @@ class ToolRAG:
                 return model
             except InvalidModel as exc:
                 progress(f"tool retrieval cache {path.name} is unusable ({exc}); retraining")
+        shipped = shipped_model_path()
+        if shipped.is_file():  # fitted for the shipped packs alone: any other catalog has another key
+            try:
+                return cls.load(shipped, key, catalog, settings)
+            except InvalidModel:
+                pass
         model = cls.train(catalog, settings, progress, key=key)
         model.save(path)
         return model
@@ -358,11 +370,9 @@ class ToolRAG:
             from ..errors import ConfigError
 
             raise ConfigError(f"no tools are enabled for the {catalog.backend} backend: check disabled_tools in config")
-        examples = [e for path in catalog.examples_files() for e in read_dataset(path)]
-        here = set(catalog.tools)
-        usable = [e for e in examples if set(e.tools) <= here]  # the bank: plans that can run here
-        # The classifier also learns the tools that cannot run here, to say so when a request needs one.
-        scored = usable + [e for e in examples if set(e.tools) <= set(tools) and not set(e.tools) <= here]
+        # Also the examples of tools that cannot run here: the classifier says so when a request
+        # needs one, and the example bank never offers one (its tools are never selected).
+        scored = [e for path in catalog.examples_files() for e in read_dataset(path) if set(e.tools) <= set(tools)]
         progress(f"training tool retrieval: {len(tools)} tools, {len(scored)} examples ...")
 
         # A tool no example uses still gets one positive: its own description.
@@ -384,8 +394,8 @@ class ToolRAG:
         space, columns = corpus.space(everything)
         x = corpus.tfidf(everything, space, columns)
         weights, intercept = _fit(x, y)
-        index = x[: len(usable)].tocsc()  # the bank: the first rows, not the other examples or descriptions
-        mentions = MentionTagger.train(usable, catalog)
+        index = x[: len(scored)].tocsc()  # the bank: the examples' rows, not the tools' descriptions
+        mentions = MentionTagger.train(scored, catalog)
         seconds = time.perf_counter() - started
         progress(f"trained tool retrieval in {seconds:.1f} s")
         return cls(
@@ -398,7 +408,7 @@ class ToolRAG:
             thresholds=thresholds,
             hints=_hints(catalog),
             max_tools=settings.config.max_tools,
-            examples=tuple(usable),
+            examples=tuple(scored),
             example_index=(
                 index.indptr.astype(np.int64),
                 index.indices.astype(np.int32),
@@ -495,7 +505,7 @@ class ToolRAG:
             and bool(np.all(np.diff(indptr) >= 0))
             and (len(rows) == 0 or 0 <= rows.min() and rows.max() < len(bank))
             and bool(np.all((arrays["thresholds"] > 0) & (arrays["thresholds"] <= 1)))
-            and set().union(*(e.tools for e in bank)) <= set(catalog.tools)
+            and set().union(*(e.tools for e in bank)) <= set(tools)
         )
         classes = arrays["mention_classes"]
         mentions_ok = (

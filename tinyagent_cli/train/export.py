@@ -71,3 +71,31 @@ def write_adapter(lora: Mapping[str, Any], base_gguf: Path, out: Path, *, alpha:
     writer.close()
     os.replace(tmp, out)
     return out
+
+
+def read_adapter(adapter: Path, base_gguf: Path, modules: list[str]) -> dict[str, Any]:
+    """The LoRA of a GGUF adapter written by :func:`write_adapter`, in peft's naming for the
+    ``modules`` (peft module names, ``base_model.model.…q_proj``), as float32 tensors: what a
+    training run starts from with ``--init``."""
+    import gguf
+    import torch
+
+    base = gguf.GGUFReader(base_gguf)
+    arch = gguf_field(base, "general.architecture")
+    arch_id = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == arch), None)
+    if arch_id is None:
+        raise ModelError(f"{base_gguf}: gguf-py does not know the architecture {arch!r}")
+    names = gguf.get_tensor_name_map(arch_id, int(gguf_field(base, f"{arch}.block_count")))
+    try:
+        tensors = {t.name: t for t in gguf.GGUFReader(adapter).tensors}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{adapter}: not a GGUF adapter ({exc})") from None
+    lora: dict[str, Any] = {}
+    for module in modules:
+        target = names.get_name(module.removeprefix("base_model.model."))
+        for part, suffix in (("A", "lora_a"), ("B", "lora_b")):
+            tensor = tensors.get(f"{target}.weight.{suffix}")
+            if tensor is None:
+                raise ModelError(f"{adapter}: no {target}.weight.{suffix}: not an adapter of this shape for this base")
+            lora[f"{module}.lora_{part}.weight"] = torch.from_numpy(tensor.data.astype("float32").copy())
+    return lora

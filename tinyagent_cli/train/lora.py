@@ -142,6 +142,7 @@ def train_lora(
     work_dir: Path,
     resume: bool = False,
     progress: Progress | None = None,
+    init: Callable[[list[str]], dict[str, Any]] | None = None,
 ) -> TrainResult:
     """Train LoRA on ``base`` (modified in place); checkpoints go to ``work_dir``."""
     import torch
@@ -152,6 +153,15 @@ def train_lora(
     rng = random.Random(config.seed)
     model = get_peft_model(base, LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
                                             target_modules=list(TARGET_MODULES), bias="none"))
+    if init is not None:  # start from an adapter already trained (--init), not from zero
+        from peft import get_peft_model_state_dict
+
+        modules = sorted({key.rsplit(".lora_", 1)[0] for key in get_peft_model_state_dict(model)})
+        start = init(modules)
+        own = get_peft_model_state_dict(model)
+        if {k: tuple(v.shape) for k, v in start.items()} != {k: tuple(v.shape) for k, v in own.items()}:
+            raise ConfigError(f"--init: the adapter's LoRA is not of rank {config.rank} on {', '.join(TARGET_MODULES)}")
+        set_peft_model_state_dict(model, start)
     encoded = [_encode(tokenizer, pair) for pair in train]
     epochs = max(1, math.ceil(config.epochs))
     plan: list[list[int]] = []
