@@ -33,6 +33,13 @@ def testpack(home: Path) -> Path:
     return target
 
 
+def reuse_cache(cache: Path, home: Path) -> None:
+    """Give ``home`` the ToolRAG another home fitted, if it fitted one: with the shipped
+    packs alone the shipped fit is loaded and nothing is cached."""
+    if cache.is_dir():
+        shutil.copytree(cache, home / "cache", dirs_exist_ok=True)
+
+
 def write_config(home: Path, text: str) -> None:
     (home / "config" / "config.yaml").write_text(text, encoding="utf-8")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -223,8 +222,6 @@ def test_a_malformed_line_is_named_and_means_exit_2(macos, tmp_path: Path) -> No
 
 
 def test_eval_command_end_to_end(trained, home: Path, tmp_path: Path) -> None:
-    settings, _ = trained
-    shutil.copytree(settings.paths.cache_dir / "toolrag", home / "cache" / "toolrag")  # no retraining
     save = tmp_path / "misses.jsonl"
     out = run_cli(home, "eval", str(DEV), "--retrieval-only", "--limit", "20", "--json", "--save", str(save))
     assert out.returncode == 0, out.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from tinyagent_cli.plan.tasks import Task
 from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools.spec import Catalog, load_catalog
 
-from .conftest import run_cli, use_local_server, write_config
+from .conftest import reuse_cache, run_cli, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
@@ -218,7 +217,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def trained_home(home: Path, trained: Path) -> Path:
-    shutil.copytree(trained / "cache", home / "cache")
+    reuse_cache(trained / "cache", home)
     (home / "data" / "contacts").mkdir(parents=True)
     (home / "data" / "contacts" / "omar.vcf").write_text(OMAR, encoding="utf-8")
     return home

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from tinyagent_cli.ui.confirm import confirm
 from tinyagent_cli.ui.edit import edit_plan
 from tinyagent_cli.ui.turn import Outcome, Turn
 
-from .conftest import run_cli, use_local_server, write_config
+from .conftest import reuse_cache, run_cli, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
 from .test_repl import Terminal, needs_tmux, terminals
 
@@ -244,7 +243,7 @@ def pane(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def terminal(home: Path, trained_portable: Path, pane: None) -> Iterator[Callable[..., Terminal]]:
-    shutil.copytree(trained_portable, home / "cache")
+    reuse_cache(trained_portable, home)
     with terminals(home) as open_terminal:
         yield open_terminal
 

@@ -31,7 +31,7 @@ from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools.spec import load_catalog
 from tinyagent_cli.ui.repl import COMMANDS, HISTORY_FILENAME, Repl
 
-from .conftest import REPO, run_cli, write_config
+from .conftest import REPO, reuse_cache, run_cli, write_config
 
 UP = "\x1b[A"
 ALT_ENTER = "\x1b\r"
@@ -281,7 +281,7 @@ def trained_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def terminal_home(home: Path, trained_cache: Path) -> Path:
     """A fresh home that reuses the trained classifier and the assembled model file."""
-    shutil.copytree(trained_cache / "cache", home / "cache")
+    reuse_cache(trained_cache / "cache", home)
     (home / "data").mkdir()
     (home / "data" / "models").symlink_to(trained_cache / "data" / "models", target_is_directory=True)
     return home

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -26,7 +25,7 @@ from tinyagent_cli.plan.writer import message_of, write_body
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, reuse_cache, run_cli
 from .test_openai_compat import server  # noqa: F401  (a fixture)
 
 PACK = load_pack(shipped_packs_dir() / "tinyagent")
@@ -348,7 +347,7 @@ def toolrag_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def cli_home(home: Path, toolrag_cache: Path) -> Path:
-    shutil.copytree(toolrag_cache, home / "cache", dirs_exist_ok=True)
+    reuse_cache(toolrag_cache, home)
     return home
 
 

@@ -1,0 +1,69 @@
+"""The hand-written sets: the natural corpus the planner learns from and the natural held-out
+set it is measured on. What holds by construction: every line is one the checks of
+``scripts/check_dataset.py`` pass, the held-out set was written by other authors and
+repeats no corpus line, and the corpus covers what its README says."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tinyagent_cli.retrieval.dataset import plan_tools, read_dataset
+from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = sorted((ROOT / "toolpacks" / "tinyagent" / "natural").glob("*.jsonl"))
+HELD_OUT = ROOT / "datasets" / "natural_test.jsonl"
+
+
+def _checker():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("check_dataset", ROOT / "scripts" / "check_dataset.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(paths: list[Path]) -> list[dict]:
+    return [json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_pack_reads_the_corpus_beside_its_generated_bank() -> None:
+    pack = load_pack(shipped_packs_dir() / "tinyagent")
+    assert pack.examples_paths() == [pack.dir / "examples.jsonl", *CORPUS]
+    assert all(e.template.startswith("author:") for path in CORPUS for e in read_dataset(path))
+
+
+def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
+    rows = _rows(CORPUS)
+    assert len(rows) >= 4000 and len({r["author"] for r in rows}) >= 12
+    plans = Counter(tool for r in rows for tool in plan_tools(r["plan"]))
+    assert len(plans) == 16 and min(plans.values()) >= 250
+    sizes = Counter(min(len([line for line in r["plan"].splitlines() if "join()" not in line]), 4) for r in rows)
+    assert all(sizes[n] >= 0.15 * len(rows) for n in (1, 2, 3, 4))
+
+
+def test_the_held_out_set_has_authors_of_its_own_and_repeats_no_corpus_line(tmp_path: Path) -> None:
+    held, corpus = _rows([HELD_OUT]), _rows(CORPUS)
+    assert len(held) >= 400 and not {r["author"] for r in held} & {r["author"] for r in corpus}
+    scores, where = _checker().similarities([r["query"] for r in held], [r["query"] for r in corpus])
+    same_calls = [s for s, j, r in zip(scores, where, held)
+                  if j >= len(held) and sorted(plan_tools(corpus[j - len(held)]["plan"])) == sorted(plan_tools(r["plan"]))]
+    assert not [s for s in same_calls if s >= _checker().NEAR_DUPLICATE]
+
+
+@pytest.mark.parametrize("name", ["corpus", "held-out"])
+def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tinyagent_cli.settings import Settings
+    from tinyagent_cli.tools.spec import load_catalog
+
+    monkeypatch.setenv("TINYAGENT_HOME", str(tmp_path))
+    catalog = load_catalog(Settings.load(backend="macos"))
+    checker = _checker()
+    rows = _rows(CORPUS if name == "corpus" else [HELD_OUT])
+    bad = [(r["query"], found) for r in rows if (found := checker.problems(r, catalog, catalog.tools, author=True))]
+    assert not bad, bad[:3]
