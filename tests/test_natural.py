@@ -50,10 +50,11 @@ def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
 def test_the_held_out_set_has_authors_of_its_own_and_repeats_no_corpus_line(tmp_path: Path) -> None:
     held, corpus = _rows([HELD_OUT]), _rows(CORPUS)
     assert len(held) >= 400 and not {r["author"] for r in held} & {r["author"] for r in corpus}
-    scores, where = _checker().similarities([r["query"] for r in held], [r["query"] for r in corpus])
+    checker = _checker()
+    scores, where = checker.similarities([r["query"] for r in held], [r["query"] for r in corpus])
     same_calls = [s for s, j, r in zip(scores, where, held)
                   if j >= len(held) and sorted(plan_tools(corpus[j - len(held)]["plan"])) == sorted(plan_tools(r["plan"]))]
-    assert not [s for s in same_calls if s >= _checker().NEAR_DUPLICATE]
+    assert not [s for s in same_calls if s >= checker.NEAR_DUPLICATE]
 
 
 @pytest.mark.parametrize("name", ["corpus", "held-out"])
