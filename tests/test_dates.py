@@ -25,7 +25,9 @@ NOW = datetime(2026, 11, 20, 10, 30, tzinfo=PLUS_ONE)
         ("tomorrow 3pm", "2026-11-21T15:00:00+01:00"),
         ("next Tuesday at 9", "2026-11-24T09:00:00+01:00"),  # dateparser alone fails on this
         ("Tuesday at 9:30", "2026-11-24T09:30:00+01:00"),
-        ("Friday at 3", "2026-11-27T15:00:00+01:00"),  # a bare 3 means the afternoon
+        ("Friday at 3", "2026-11-20T15:00:00+01:00"),  # said on a Friday morning: today; 3 is the afternoon
+        ("next Friday at 3", "2026-11-27T15:00:00+01:00"),
+        ("fri 9am", "2026-11-27T09:00:00+01:00"),  # today's 9am has passed
         ("tonight at 8", "2026-11-20T20:00:00+01:00"),
         ("Dec 12 6pm", "2026-12-12T18:00:00+01:00"),
         ("in 2 hours", "2026-11-20T12:30:00+01:00"),

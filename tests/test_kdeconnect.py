@@ -235,7 +235,11 @@ def test_a_text_without_kdeconnect_is_refused_before_planning(trained_home: Path
     for extra in ((), ("--json",)):
         out = run_cli(trained_home, "run", "--backend", "portable", "--dry-run", *extra, "-", input=TEXT_OMAR,
                       env=no_kdeconnect)
-        assert out.returncode == 2 and out.stdout == ""
+        assert out.returncode == 2
+        if extra:  # the documented object, with the request and the error
+            assert json.loads(out.stdout)["query"] == TEXT_OMAR.strip() and json.loads(out.stdout)["exit_code"] == 2
+        else:
+            assert out.stdout == ""
         assert out.stderr.splitlines() == [
             "tinyagent: this request needs send_sms, which cannot run on the portable backend here: kdeconnect-cli "
             "is not on PATH; install KDE Connect and pair your phone to send texts from this machine"]

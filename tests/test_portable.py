@@ -541,13 +541,19 @@ def test_file_search_stops_at_its_limit(env: Env, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="xdg-open is the Linux opener")
-def test_found_file_is_opened_with_the_system_opener(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_opener(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder with an ``xdg-open`` that appends its arguments to a log; (folder, log)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "opened.txt"
     opener = bin_dir / "xdg-open"
     opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {log}\n', encoding="utf-8")
     opener.chmod(0o755)
+    return bin_dir, log
+
+
+def test_found_file_is_opened_with_the_system_opener(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir, log = fake_opener(tmp_path)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DISPLAY", ":99")
     env = make_env(home, tmp_path)

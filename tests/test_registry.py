@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,6 +226,19 @@ def test_packaged_gemma_is_assembled_and_verified(settings: Settings) -> None:
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left behind
     assert reg.ensure_installed(spec, settings) == path  # second call: already there
     assert reg.remove(spec, settings) == path.parent and reg.installed_path(spec, settings) is None
+
+
+def test_two_first_runs_at_once_assemble_one_model(settings: Settings) -> None:
+    code = ("import sys; from tinyagent_cli.settings import Settings; from tinyagent_cli.llm import registry as reg; "
+            "s = Settings.load(); print(reg.ensure_installed(reg.load_registry(s).get('gemma3-270m'), s))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    path = settings.paths.models_dir / "gemma3-270m" / "gemma-3-270m-q4_k_m.gguf"
+    assert {out.strip() for out, _ in outs} == {str(path)}
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == GEMMA_SHA
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
 def test_models_commands(settings: Settings) -> None:

@@ -377,3 +377,19 @@ def test_terminal_history_comes_back_in_the_next_session(terminal: Callable[...,
     second.wait(lambda s: "tinyagent> /quit" in s, "Up to bring back /quit", 30)
     second.keys("Up")
     second.wait(lambda s: "tinyagent> /tools create_note" in s, "Up to bring back /tools create_note", 30)
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ("help", "insert a new line"), ("Thanks!", "You're welcome"), ("ok", "You're welcome")])
+def test_words_to_the_shell_are_not_planned(home: Path, line: str, shown: str) -> None:
+    gone = home / "gone.gguf"
+    (home / "config" / "models.yaml").write_text(MISSING_MODEL.format(path=gone), encoding="utf-8")
+    write_config(home, "model: missing-file\n")  # planning it would be an error line
+    _, code, out = session(home, f"{line}\rexit\r")
+    assert code == 0 and shown in out and "error:" not in out
+
+
+def test_exit_and_quit_leave_the_session(home: Path) -> None:
+    for word in ("exit", "Quit.", "bye"):
+        _, code, out = session(home, f"{word}\r/help\r/quit\r")
+        assert code == 0 and "insert a new line" not in out  # left before /help

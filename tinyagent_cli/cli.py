@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -96,30 +98,33 @@ def exec_(
     yes: bool = YesOption,
     as_json: bool = JsonOption,
     backend: Optional[str] = BackendOption,
+    no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the history log."),
 ) -> int:
     """Validate, draw, confirm and run a plan written in the LLMCompiler format."""
     from .plan.parser import parse_plan, plan_from_json
     from .ui.turn import Outcome, Turn
 
-    settings, catalog = _load(backend)
-    text = _read_source(plan_file)
-    query = None
-    if text.lstrip().startswith("{"):
-        from .errors import PlanError
+    with _json_on_error(as_json) as report:
+        settings, catalog = _load(backend)
+        text = _read_source(plan_file)
+        query = None
+        if text.lstrip().startswith("{"):
+            from .errors import PlanError
 
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PlanError(f"not valid JSON: {exc.msg}", exc.lineno) from None
-        if not isinstance(data, dict) or "plan" not in data:
-            raise PlanError("a JSON plan must be an object with a 'plan' list (the shape --json prints)")
-        query = data.get("query") if isinstance(data.get("query"), str) else None
-        plan = plan_from_json(data["plan"], catalog)
-    else:
-        plan = parse_plan(text, catalog)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise PlanError(f"not valid JSON: {exc.msg}", exc.lineno) from None
+            if not isinstance(data, dict) or "plan" not in data:
+                raise PlanError("a JSON plan must be an object with a 'plan' list (the shape --json prints)")
+            query = report["query"] = data.get("query") if isinstance(data.get("query"), str) else None
+            plan = plan_from_json(data["plan"], catalog)
+        else:
+            plan = parse_plan(text, catalog)
     console = _console(stderr=as_json)
     turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
     outcome = turn.run(plan, Outcome(query=query, backend=settings.backend))
+    _log(settings, outcome, enabled=not no_log)
     return _finish(outcome, as_json, console)
 
 
@@ -139,24 +144,43 @@ def run(
     from .agent import Agent
     from .ui.turn import Turn, run_query
 
-    settings, catalog = _load(backend, model)
-    console = _console(stderr=as_json)
-    transcript = None
-    if voice or audio is not None:
-        transcript = _listen(settings, console, audio)
-        query = transcript
-    elif query == "-":
-        query = sys.stdin.read()
-    if not query or not query.strip():
-        from .errors import ConfigError
+    with _json_on_error(as_json) as report:
+        settings, catalog = _load(backend, model)
+        console = _console(stderr=as_json)
+        transcript = None
+        if voice or audio is not None:
+            transcript = _listen(settings, console, audio)
+            query = transcript
+        elif query == "-":
+            query = sys.stdin.read()
+        if not query or not query.strip():
+            from .errors import ConfigError
 
-        raise ConfigError("nothing to do: give a request, - for stdin, --voice or --audio FILE")
-    agent = Agent(settings, catalog, verbose=_state["verbose"], console=_console(stderr=True))
-    agent.model  # noqa: B018 — load (and on first use, install) before the live display starts
-    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
-    outcome = run_query(agent, turn, query.strip(), transcript=transcript)
+            raise ConfigError("nothing to do: give a request, - for stdin, --voice or --audio FILE")
+        report["query"] = query = query.strip()
+        agent = Agent(settings, catalog, verbose=_state["verbose"], console=_console(stderr=True))
+        agent.model  # noqa: B018 — load (and on first use, install) before the live display starts
+        turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
+        outcome = run_query(agent, turn, query, transcript=transcript)
     _log(settings, outcome, enabled=not no_log)
     return _finish(outcome, as_json, console)
+
+
+@contextmanager
+def _json_on_error(as_json: bool) -> Iterator[dict[str, Any]]:
+    """With --json, an error before the turn still prints the documented object (its
+    ``exit_code`` and ``error``, and the query once known) on stdout; ``main`` then prints
+    the line and exits."""
+    report: dict[str, Any] = {"query": None}
+    try:
+        yield report
+    except TinyAgentError as exc:
+        if as_json:
+            from .ui.turn import error_outcome
+
+            outcome = error_outcome(report["query"], exc)
+            sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2) + "\n")
+        raise
 
 
 @app.command("prompt")

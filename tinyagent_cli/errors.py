@@ -54,6 +54,11 @@ class ToolError(TinyAgentError):
     exit_code = EXIT_TASK_FAILED
 
 
+class OutcomeUnknown(ToolError):
+    """A tool's program was stopped (its timeout, or cancelled) before it answered: what it
+    was asked to do may have happened. The executor never retries or replans such a task."""
+
+
 class ToolUnavailable(ToolError):
     """A tool cannot run here: missing credentials, backend, permission or program."""
 

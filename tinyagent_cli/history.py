@@ -181,13 +181,22 @@ class HistoryLog:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._check_ours(conn, _COLUMNS[:-1])  # before ALTERing another program's table
                 with conn:
                     # IMMEDIATE: of two processes opening an old log, one migrates, the other waits and sees it done.
                     conn.execute("BEGIN IMMEDIATE")
                     for migration in _MIGRATIONS[conn.execute("PRAGMA user_version").fetchone()[0]:]:
                         conn.execute(migration)
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._check_ours(conn, _COLUMNS)
             yield conn
+
+    def _check_ours(self, conn: sqlite3.Connection, columns: tuple[str, ...]) -> None:
+        """ConfigError when a ``runs`` table is there without our columns: not our log."""
+        found = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        if found and not set(columns) <= found:
+            raise ConfigError(f"{self.path} holds a 'runs' table that is not tinyagent's history "
+                              "(move the file aside; the next run starts a new log)")
 
     def _move_aside(self) -> Path:
         """Rename the damaged log (and its WAL files) out of the way; return the new name."""
@@ -249,7 +258,7 @@ class HistoryLog:
                     file=sys.stderr,
                 )
                 return self._insert(entry)
-        except (sqlite3.DatabaseError, OSError) as exc:
+        except (sqlite3.DatabaseError, OSError, ConfigError) as exc:
             self._warn(f"history log unavailable: {exc}; this run is not logged")
             return None
 

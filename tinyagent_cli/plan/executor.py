@@ -4,25 +4,33 @@ Tasks may still be arriving (from a model's stream) while earlier ones run. Each
 runs in its own daemon thread, so a blocking tool never serialises the others and a
 hung one cannot keep the process alive; its subprocesses die with the task's
 ToolContext (timeout or Ctrl-C). A failed task skips its dependents only.
-Side-effecting tasks wait for ``gate`` (the person's confirmation) before they start.
+Side-effecting tasks wait for ``gate`` (the person's confirmation) before they start, and
+so does what a read-only task shows (``ToolContext.after_confirmation``).
+One that started and was not seen to end (its timeout, its program's, Ctrl-C) is
+"unknown", never "failed": it may have happened, and must not be done again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
-from ..errors import TinyAgentError
+from ..errors import OutcomeUnknown, TinyAgentError
 from ..settings import Settings
 from ..tools.context import ToolContext
 from ..tools.spec import Catalog
 from .tasks import REFERENCE, Plan, Status, Task, TaskResult
 
-TERMINAL: frozenset[Status] = frozenset({"done", "failed", "skipped", "declined"})
+log = logging.getLogger(__name__)
+
+TERMINAL: frozenset[Status] = frozenset({"done", "failed", "skipped", "declined", "unknown"})
+_CHECK = "check before doing it again"
 
 
 def substitute(value: Any, outputs: dict[int, str]) -> Any:
@@ -45,6 +53,7 @@ class Executor:
         gate: asyncio.Future[bool] | None = None,
         on_update: Callable[[int], None] | None = None,
         now: datetime | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
@@ -56,19 +65,29 @@ class Executor:
         self.gate = gate
         self.on_update = on_update or (lambda _id: None)
         self.now = now
+        self.run_id = run_id or uuid4().hex[:16]
         self.tasks: dict[int, Task] = {}
         self.status: dict[int, Status] = {}
         self.started: dict[int, float] = {}
         self.results: dict[int, TaskResult] = {}
         self._changed: asyncio.Event | None = None
         self._cancels: dict[int, threading.Event] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._deferred: list[Callable[[], None]] = []
+        self._showing: list[asyncio.Future[None]] = []
 
     def needs_gate(self, task: Task) -> bool:
+        return self.changes_things(task) or self.settings.config.confirm_read_only
+
+    def changes_things(self, task: Task) -> bool:
         spec = self.catalog.get(task.tool)
-        return spec is None or spec.side_effects or self.settings.config.confirm_read_only
+        return spec is None or spec.side_effects
 
     async def run(self, source: Iterable[Task] | AsyncIterable[Task]) -> dict[int, TaskResult]:
         self._changed = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        if self.gate is not None:
+            self.gate.add_done_callback(lambda _gate: self._release_deferred())
         feeding = asyncio.create_task(self._feed(source))
         running: dict[int, asyncio.Task[None]] = {}
         try:
@@ -93,6 +112,7 @@ class Executor:
         error = feeding.exception()
         if error is not None:
             raise error
+        await asyncio.gather(*self._showing)  # its warnings come before the answer, not after
         return dict(sorted(self.results.items()))
 
     async def _feed(self, source: Iterable[Task] | AsyncIterable[Task]) -> None:
@@ -139,7 +159,9 @@ class Executor:
         for task in running.values():
             task.cancel()
         for task_id, status in self.status.items():
-            if status not in TERMINAL:
+            if status == "running" and self.changes_things(self.tasks[task_id]):
+                self._finish(task_id, "unknown", error=f"interrupted while it ran; {_CHECK}")
+            elif status not in TERMINAL:
                 self._finish(task_id, "skipped", error="cancelled")
 
     def _finish(self, task_id: int, status: Status, *, output: str | None = None, error: str | None = None,
@@ -163,26 +185,63 @@ class Executor:
         self.status[task.id] = "running"
         self.started[task.id] = time.monotonic()
         self.on_update(task.id)
+        unseen: Status = "unknown" if self.changes_things(task) else "failed"
         try:
             output = await asyncio.wait_for(self._call(task, args, cancel), self.timeout)
         except asyncio.TimeoutError:
             cancel.set()  # kills the tool's subprocess; the thread is left to die with it
-            self._finish(task.id, "failed", error=f"timed out after {self.timeout:g} s", args=args)
+            check = f"; {_CHECK}" if unseen == "unknown" else ""
+            self._finish(task.id, unseen, error=f"timed out after {self.timeout:g} s{check}", args=args)
+        except OutcomeUnknown as exc:
+            self._finish(task.id, unseen, error=f"{exc}; {_CHECK}" if unseen == "unknown" else str(exc), args=args)
         except TinyAgentError as exc:
             self._finish(task.id, "failed", error=str(exc), args=args)
         except asyncio.CancelledError:
             cancel.set()
-            self._finish(task.id, "skipped", error="cancelled", args=args)
+            if self.status.get(task.id) not in TERMINAL:  # _cancel_all may have said already
+                interrupted: Status = "unknown" if unseen == "unknown" else "skipped"
+                self._finish(task.id, interrupted, error="cancelled", args=args)
             raise
         except Exception as exc:  # a tool's bug is that task's failure, not the plan's
             self._finish(task.id, "failed", error=f"{type(exc).__name__}: {exc}", args=args)
         else:
             self._finish(task.id, "done", output=output, args=args)
 
+    def _confirmed(self) -> bool | None:
+        """True once the plan is confirmed (or there is nothing to confirm), False when refused."""
+        if self.gate is None:
+            return True
+        if not self.gate.done():
+            return None
+        return not self.gate.cancelled() and self.gate.result()
+
+    def _after_confirmation(self, action: Callable[[], None]) -> None:
+        """ToolContext.after_confirmation, called from a tool's thread."""
+        assert self._loop is not None
+
+        def queue() -> None:
+            self._deferred.append(action)
+            self._release_deferred()
+
+        try:
+            self._loop.call_soon_threadsafe(queue)
+        except RuntimeError:  # the run is over: nobody confirmed it
+            pass
+
+    def _release_deferred(self) -> None:
+        confirmed = self._confirmed()
+        if confirmed is None:
+            return
+        actions, self._deferred = self._deferred, []
+        assert self._loop is not None
+        for action in actions if confirmed else ():
+            self._showing.append(self._loop.run_in_executor(None, _shown, action))
+
     async def _call(self, task: Task, args: tuple[Any, ...], cancel: threading.Event) -> str:
         fn = self.catalog.implementation(task.tool)
         pack_dir = self.catalog.pack_of(task.tool).dir
-        ctx = ToolContext(self.settings, pack_dir, now=self.now or datetime.now().astimezone(), cancel=cancel)
+        ctx = ToolContext(self.settings, pack_dir, now=self.now or datetime.now().astimezone(), cancel=cancel,
+                          key=f"{self.run_id}-{task.id}", after_confirmation=self._after_confirmation)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
 
@@ -203,6 +262,14 @@ class Executor:
 
         threading.Thread(target=work, name=f"task-{task.id}-{task.tool}", daemon=True).start()
         return await future
+
+
+def _shown(action: Callable[[], None]) -> None:
+    """Run what a finished task shows; failing to show it is a warning, the task stays done."""
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 — in a thread of its own: nobody else would hear it
+        log.warning("%s", exc)
 
 
 def run_plan(plan: Plan, catalog: Catalog, settings: Settings, **kwargs: Any) -> dict[int, TaskResult]:

@@ -1,8 +1,8 @@
 """LLMCompiler's join: the answer a person reads once the tasks have run.
 
 The answer is deterministic, built from the results: what was done, what failed and
-why, what was skipped. Whether to replan is decided by ``needs_replan``; the planner
-(agent.py) owns the replan itself, with the failures below in its prompt.
+why, what may have happened, what was skipped. The replan loop reads ``failures``: a task
+whose outcome is unknown is not one of them, as doing it again could do it twice.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def join(plan: Plan, results: Mapping[int, TaskResult]) -> Answer:
             reason = _short(result.error or "failed")
             lines.append(f"✗ {task.tool} failed: {reason}")
             failures.append(f"{task.id}. {task.call_text()} failed: {reason}")
+        elif result.status == "unknown":
+            lines.append(f"? {task.tool} may have happened: {_short(result.error or 'its end was not seen')}")
         elif result.status == "declined":
             lines.append(f"· {task.tool}: not run (not confirmed)")
         else:
@@ -47,7 +49,3 @@ def join(plan: Plan, results: Mapping[int, TaskResult]) -> Answer:
     ok = all(results.get(t.id) is not None and results[t.id].status == "done" for t in plan.tasks)
     return Answer("\n".join(lines), ok, tuple(failures))
 
-
-def needs_replan(answer: Answer) -> bool:
-    """A replan can help only when something failed (a decline or Ctrl-C is the person's call)."""
-    return bool(answer.failures)

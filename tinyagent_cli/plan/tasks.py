@@ -9,7 +9,9 @@ from typing import Any, Literal
 # `$N` or `${N}` inside a string argument refers to task N's result.
 REFERENCE = re.compile(r"\$\{(\d+)\}|\$(\d+)")
 
-Status = Literal["pending", "running", "done", "failed", "skipped", "declined"]
+# "unknown": a task that changes things started and its end was not seen (a timeout, Ctrl-C):
+# it may have happened, so nothing retries or replans it.
+Status = Literal["pending", "running", "done", "failed", "skipped", "declined", "unknown"]
 
 
 def references(value: Any) -> set[int]:

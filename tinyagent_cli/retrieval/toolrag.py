@@ -19,6 +19,7 @@ that does not validate is rebuilt. The wheel carries the fit for its own packs
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -343,7 +344,8 @@ class ToolRAG:
         if path.exists():
             try:
                 model = cls.load(path, key, catalog, settings)
-                os.utime(path)  # most recently used survives pruning
+                with contextlib.suppress(OSError):  # a read-only cache still serves
+                    os.utime(path)  # most recently used survives pruning
                 return model
             except InvalidModel as exc:
                 progress(f"tool retrieval cache {path.name} is unusable ({exc}); retraining")

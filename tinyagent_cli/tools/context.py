@@ -12,12 +12,13 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from uuid import uuid4
 
-from ..errors import ToolError, ToolUnavailable
+from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import Settings
 
 _POLL_SECONDS = 0.05
@@ -29,6 +30,14 @@ class ToolContext:
     pack_dir: Path
     now: datetime = field(default_factory=lambda: datetime.now().astimezone())
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Names this call across retries (the run's id and the task's): a tool that creates an
+    # item writes it into the item (an event's UID, a draft's header) and, finding it there
+    # already, does not create a second one.
+    key: str = field(default_factory=lambda: uuid4().hex)
+    # What a read-only tool shows the person (a file it opens) waits for the plan's
+    # confirmation: read-only tasks run while the plan is still being shown, and a refused
+    # plan must have shown nothing. Called without a plan to confirm, it runs at once.
+    after_confirmation: Callable[[Callable[[], None]], None] = field(default=lambda action: action())
 
     def run(
         self, argv: Sequence[str], *, input: str | None = None, timeout: float | None = None
@@ -64,8 +73,8 @@ class ToolContext:
                 _kill_group(proc)
                 reader.join(1.0)
                 if self.cancel.is_set():
-                    raise ToolError(f"{Path(argv[0]).name} was stopped (timeout or cancel)")
-                raise ToolError(f"{Path(argv[0]).name} did not answer within {timeout:g} s")
+                    raise OutcomeUnknown(f"{Path(argv[0]).name} was stopped (timeout or cancel)")
+                raise OutcomeUnknown(f"{Path(argv[0]).name} did not answer within {timeout:g} s")
         stdout, stderr = result["out"]
         return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
 

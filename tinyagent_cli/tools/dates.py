@@ -30,6 +30,9 @@ _AT_BARE_HOUR = re.compile(r"\bat\s+(\d{1,2})(?:[:.](\d{2}))?\b(?!\s*(?:[ap]\.?m
 _EVENING_WORDS = re.compile(r"\b(tonight|evening|night|pm)\b", re.IGNORECASE)
 # "at 1" .. "at 7" with no am/pm means the afternoon: nobody books a 3 a.m. meeting by saying "at 3".
 _AFTERNOON_HOURS = range(1, 8)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b", re.IGNORECASE)
+_NEXT = re.compile(r"\bnext\b", re.IGNORECASE)
 
 
 def _local_tz(now: datetime) -> tzinfo | None:
@@ -116,7 +119,19 @@ def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME)
         return _to_local(found, now)
     if data.period in _DATE_ONLY_PERIODS:
         found = datetime.combine(found.date(), default_time)
+    found = _today_if_still_ahead(text, found, wall_now.replace(tzinfo=None))
     return _localise(found.replace(microsecond=0), now)
+
+
+def _today_if_still_ahead(text: str, found: datetime, wall_now: datetime) -> datetime:
+    """"Friday at 5pm" said on a Friday morning is today: dateparser's future preference
+    gives the Friday after. Not with "next", and not when that time of today has passed."""
+    named = _WEEKDAY.search(text)
+    if (named is None or _NEXT.search(text) or found.date() != wall_now.date() + timedelta(days=7)
+            or _WEEKDAYS.index(named.group(1).lower()) != wall_now.weekday()):
+        return found
+    today = found - timedelta(days=7)
+    return today if today > wall_now else found
 
 
 def to_iso(dt: datetime) -> str:

@@ -1,18 +1,24 @@
-"""Safe file names, paths that stay inside their folder, and atomic writes.
+"""Safe file names, paths that stay inside their folder, locks, and atomic writes.
 
 Names that come from a plan (note titles, folders, calendar and list names) are the
 model's text: "../../etc/passwd", "/etc/x", "CON", "a:b" must never name a file outside
 the tool's folder, nor one Windows or macOS cannot hold. ``safe_name`` turns any text into
 one path component (Unicode letters kept); ``inside`` checks the resolved result anyway.
+
+Every read-modify-write of a folder's files holds ``folder_lock``: an OS file lock, so
+parallel tasks and other tinyagent processes take turns, and a killed holder's lock dies
+with it. ``atomic_write_bytes`` keeps the replaced file's mode and owner.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
-import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ToolError
@@ -56,19 +62,49 @@ def inside(root: Path, *parts: str) -> Path:
     return path
 
 
-_locks_guard = threading.Lock()
-_locks: dict[Path, threading.Lock] = {}
+LOCK_NAME = ".tinyagent.lock"
+LOCK_TIMEOUT = 60.0  # a writer holds it for milliseconds; a minute means something is stuck
+# mkstemp's names for atomic_write_bytes: ".NAME." + 8 random characters + ".tmp".
+_TEMP_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once here: umask cannot be read without setting it, in every thread
 
 
-def path_lock(path: Path) -> threading.Lock:
-    """One lock per file, so parallel tasks that read-modify-write it take turns."""
-    key = path.resolve()
-    with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the lock of ``folder`` (created if missing) across a read, a change and a write.
+
+    Threads of this process and other processes alike wait their turn (flock on a hidden
+    ``.tinyagent.lock`` there); a temp file a killed writer left behind is removed first,
+    as nobody else can be writing one while the lock is held.
+    """
+    from filelock import FileLock, Timeout
+
+    from ..errors import ToolError
+
+    lock = FileLock(folder / LOCK_NAME, timeout=LOCK_TIMEOUT, is_singleton=False, thread_local=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise ToolError(f"{folder} is locked by another tinyagent for over {LOCK_TIMEOUT:g} s; try again") from None
+    except OSError as exc:
+        raise ToolError(f"cannot lock {folder}: {exc.strerror or exc}") from None
+    try:
+        for leftover in folder.glob(".*.tmp"):
+            if _TEMP_FILE.match(leftover.name):
+                leftover.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.release()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` all at once: a reader sees the old file or the new, never half."""
+    """Write ``data`` to ``path`` all at once: a reader sees the old file or the new, never half.
+
+    A replaced file keeps its permissions (and owner, where allowed); a new one gets the
+    usual ones (0666 less the umask), not mkstemp's 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -76,6 +112,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        try:
+            old = path.stat()
+        except FileNotFoundError:
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        else:
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))
+            try:
+                os.chown(tmp, old.st_uid, old.st_gid)
+            except (PermissionError, AttributeError):  # another's file: it becomes ours, as any editor does
+                pass
         os.replace(tmp, path)
     except BaseException:
         try:

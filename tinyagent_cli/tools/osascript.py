@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import ToolError, ToolUnavailable
+from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from .context import ToolContext
 
 SCRIPTS_DIR = "macos"  # inside the pack folder
@@ -62,13 +62,14 @@ class ScriptError(ToolError):
         return [line for line in self.detail.splitlines() if line.strip()]
 
 
-class NoAnswer(ScriptError):
-    """The app did not answer in time: often macOS waiting on its permission dialog."""
+class NoAnswer(ScriptError, OutcomeUnknown):
+    """The app did not answer in time: often macOS waiting on its permission dialog. What it
+    was asked may still have happened (OutcomeUnknown)."""
 
     def __init__(self, app: str, waited: str, number: int | None = None) -> None:
         super().__init__(
             f"{app} did not answer {waited}: macOS may be waiting for you to answer its permission dialog "
-            f"(the first request to each app asks), or a dialog is open in {app}; answer it, then ask again",
+            f"(the first request to each app asks), or a dialog is open in {app}; answer it first",
             number,
         )
 

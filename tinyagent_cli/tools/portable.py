@@ -10,7 +10,8 @@ in folders named by ``portable:`` in the config file:
   replies and forwards act on ``portable.reply_to`` or the newest ``mail/inbox/*.eml``.
 
 Names from a plan become file names only through ``files.safe_name`` + ``files.inside``.
-Writes are atomic; read-modify-write of one file is serialised with ``files.path_lock``.
+Writes are atomic; read-modify-write holds the folder's lock (``files.folder_lock``), across
+processes too.
 Texts (send_sms) go through KDE Connect's ``kdeconnect-cli`` to a paired phone; without
 one, ``unavailable`` takes send_sms out of the catalog and says how to get it.
 """
@@ -32,9 +33,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from uuid import uuid4
 
-from ..errors import ToolError, ToolUnavailable
+from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import Settings
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
@@ -42,7 +42,7 @@ from .files import (
     atomic_write_bytes,
     atomic_write_text,
     inside,
-    path_lock,
+    folder_lock,
     safe_name,
     unique_path,
 )
@@ -59,6 +59,8 @@ MAX_WALK_ENTRIES = 200_000
 MAX_WALK_SECONDS = 5.0
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
 _OPEN_TIMEOUT = 10.0
+_TASK_HEADER = "X-TinyAgent-Task"  # ToolContext.key: a retried call finds its draft
+_DRAFTS_CHECKED = 50  # a retry follows its first try within seconds: the newest drafts suffice
 KDECONNECT = "kdeconnect-cli"
 _KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
@@ -95,8 +97,12 @@ def _when(dt: datetime) -> str:
 
 
 def _addresses(values: Iterable[str], what: str) -> list[tuple[str, str]]:
-    """(display name, address) pairs; ToolError naming every value that is no email address."""
-    from email.utils import parseaddr
+    """(display name, address) pairs; ToolError naming every value that is no email address.
+
+    One value may hold several, as a person writes them: "ana@x.org, Bo <bo@y.org>",
+    "ana@x.org; bo@y.org", "ana@x.org bo@y.org". Nothing is dropped silently.
+    """
+    from email.utils import getaddresses
 
     found: list[tuple[str, str]] = []
     bad: list[str] = []
@@ -104,9 +110,13 @@ def _addresses(values: Iterable[str], what: str) -> list[tuple[str, str]]:
         value = value.strip()
         if not value:
             continue
-        name, address = parseaddr(value)
-        if address and _ADDRESS.match(address) and "@" not in name:
-            found.append((name, address))
+        bare = [t for t in re.split(r"[,;\s]+", value) if t]
+        if "<" not in value and '"' not in value and all(_ADDRESS.match(t) for t in bare):
+            pairs = [("", t) for t in bare]
+        else:
+            pairs = [(n, a) for n, a in getaddresses([value]) if (n or a).strip()]
+        if pairs and all(a and _ADDRESS.match(a) and "@" not in n for n, a in pairs):
+            found.extend(pairs)
         else:
             bad.append(value)
     if bad:
@@ -295,6 +305,15 @@ def _load_calendar(path: Path, name: str) -> Any:
     return calendar
 
 
+def _uid(ctx: ToolContext) -> str:
+    return f"{ctx.key}@tinyagent"
+
+
+def _already(calendar: Any, uid: str) -> Any:
+    """The component with ``uid``: this very call ran before (see ToolContext.key)."""
+    return next((c for c in calendar.subcomponents if str(c.get("uid", "")) == uid), None)
+
+
 def _save_calendar(path: Path, calendar: Any) -> None:
     calendar.add_missing_timezones()
     atomic_write_bytes(path, calendar.to_ical())
@@ -323,7 +342,7 @@ def create_calendar_event(
     path = inside(_folder(ctx, "calendars_dir"), f"{name}.ics")
 
     event = Event()
-    event.add("uid", f"{uuid4()}@tinyagent")
+    event.add("uid", _uid(ctx))
     event.add("dtstamp", datetime.now(timezone.utc))
     event.add("dtstart", _ics_time(start))
     event.add("dtend", _ics_time(end))
@@ -339,10 +358,11 @@ def create_calendar_event(
         attendee.params["ROLE"] = "REQ-PARTICIPANT"
         attendee.params["RSVP"] = "TRUE"
         event.add("attendee", attendee, encode=0)
-    with path_lock(path):
+    with folder_lock(path.parent):
         cal = _load_calendar(path, name)
-        cal.add_component(event)
-        _save_calendar(path, cal)
+        if _already(cal, _uid(ctx)) is None:
+            cal.add_component(event)
+            _save_calendar(path, cal)
     return f"Created event '{title.strip() or 'Event'}' on {_when(start)}-{end:%H:%M} in calendar '{name}' ({path})"
 
 
@@ -360,7 +380,7 @@ def create_reminder(
     path = inside(_folder(ctx, "reminders_dir"), f"{list_title}.ics")
 
     todo = Todo()
-    todo.add("uid", f"{uuid4()}@tinyagent")
+    todo.add("uid", _uid(ctx))
     todo.add("dtstamp", datetime.now(timezone.utc))
     todo.add("summary", name.strip())
     todo.add("status", "NEEDS-ACTION")
@@ -370,10 +390,11 @@ def create_reminder(
         todo.add("priority", priority)
     if notes.strip():
         todo.add("description", notes.strip())
-    with path_lock(path):
+    with folder_lock(path.parent):
         cal = _load_calendar(path, list_title)
-        cal.add_component(todo)
-        _save_calendar(path, cal)
+        if _already(cal, _uid(ctx)) is None:
+            cal.add_component(todo)
+            _save_calendar(path, cal)
     when = "" if due is None else f" due {due:%a %d %b %Y}" if all_day else f" due {_when(due)}"
     return f"Created reminder '{name.strip()}'{when} in list '{list_title}' ({path})"
 
@@ -418,7 +439,7 @@ def create_note(ctx: ToolContext, name: str, content: str, folder: str) -> str:
         text = body + "\n"
     else:
         text = f"# {title}\n\n{body}\n" if body.strip() else f"# {title}\n"
-    with path_lock(folder_path):
+    with folder_lock(folder_path):
         # A second note with the same title gets "Title (2).md"; nothing is overwritten.
         path = unique_path(inside(folder_path, f"{safe_name(title)}.md"))
         atomic_write_text(path, text)
@@ -433,10 +454,19 @@ def open_note(ctx: ToolContext, name: str, folder: str) -> str:
         titles = sorted(p.stem for f in folders if f.is_dir() for p in f.glob("*.md"))
         known = f" (notes there: {', '.join(titles[:8])}{', ...' if len(titles) > 8 else ''})" if titles else ""
         raise ToolError(f"no note named {name!r} in {where}{known}")
+    return _read_note(path).replace("\r\n", "\n")
+
+
+def _read_note(path: Path) -> str:
+    """A note's text, line endings as they are; ToolError when it is not UTF-8 text."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ToolError(f"cannot read {path}: {exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ToolError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ToolError(f"{path} is not UTF-8 text; it was left untouched (save it as UTF-8 to use it)") from None
 
 
 def append_note_content(ctx: ToolContext, name: str, content: str, folder: str) -> str:
@@ -446,9 +476,11 @@ def append_note_content(ctx: ToolContext, name: str, content: str, folder: str) 
     if path is None:
         created = create_note(ctx, name, content, folder)
         return created.replace("Created note", "Created missing note", 1)
-    with path_lock(path):
-        old = path.read_text(encoding="utf-8")
-        atomic_write_text(path, f"{old.rstrip()}\n\n{content.strip()}\n")
+    with folder_lock(path.parent):
+        old = _read_note(path)
+        newline = "\r\n" if "\r\n" in old else "\n"  # a note written on Windows stays CRLF
+        added = "\n".join(content.strip().splitlines())
+        atomic_write_text(path, f"{old.rstrip()}\n\n{added}\n".replace("\r\n", "\n").replace("\n", newline))
     return f"Appended to note '{path.stem}' ({path})"
 
 
@@ -487,11 +519,12 @@ def _draft(ctx: ToolContext, to: Sequence[tuple[str, str]], cc: Sequence[tuple[s
         msg["To"] = _format(to)
     if cc:
         msg["Cc"] = _format(cc)
-    msg["Subject"] = subject
+    msg["Subject"] = " ".join(subject.split())  # one line: a header cannot hold a line break
     msg["Date"] = formatdate(localtime=True)
     # The domain is given so make_msgid does not ask DNS for this host's name.
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     msg["X-Unsent"] = "1"  # mail programs open the file as an editable draft
+    msg[_TASK_HEADER] = ctx.key
     msg.set_content(body.strip() + "\n")
     return msg
 
@@ -521,11 +554,28 @@ def _save_draft(ctx: ToolContext, msg: EmailMessage) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     subject = str(msg["Subject"] or "")
     name = safe_name(f"{stamp} {subject}"[:80], stamp)
-    with path_lock(folder):
-        path = unique_path(inside(folder, f"{name}.eml"))
-        atomic_write_bytes(path, msg.as_bytes())
+    with folder_lock(folder):
+        path = _draft_of(folder, ctx.key)
+        if path is None:
+            path = unique_path(inside(folder, f"{name}.eml"))
+            atomic_write_bytes(path, msg.as_bytes())
     _open_path(ctx, path)
     return path
+
+
+def _draft_of(folder: Path, key: str) -> Path | None:
+    """The draft this very call saved before (its _TASK_HEADER), newest first; headers only."""
+    from email.parser import BytesHeaderParser
+
+    drafts = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in drafts[:_DRAFTS_CHECKED]:
+        try:
+            with path.open("rb") as handle:
+                if BytesHeaderParser().parse(handle).get(_TASK_HEADER) == key:
+                    return path
+        except OSError:
+            continue
+    return None
 
 
 def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
@@ -637,7 +687,10 @@ def texting(ctx: ToolContext | None = None) -> Texting:
                        fix="install KDE Connect and pair your phone to send texts from this machine")
     argv = [program, "--list-available", "--id-only"]
     if ctx is not None:
-        done = ctx.run(argv, timeout=_KDECONNECT_TIMEOUT)
+        try:
+            done = ctx.run(argv, timeout=_KDECONNECT_TIMEOUT)
+        except OutcomeUnknown as exc:  # only asked which phones are there: nothing was sent
+            raise ToolError(str(exc)) from None
     else:
         try:
             done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
@@ -686,8 +739,12 @@ def send_sms(ctx: ToolContext, recipients: list[str], message: str) -> str:
         raise ToolUnavailable(f"{found.problem}; {found.fix}")
     sent: list[str] = []
     for number in numbers:
-        done = ctx.run([found.program, "--send-sms", message, "--destination", number, "--device", found.device],
-                       timeout=_KDECONNECT_TIMEOUT)
+        try:
+            done = ctx.run([found.program, "--send-sms", message, "--destination", number, "--device", found.device],
+                           timeout=_KDECONNECT_TIMEOUT)
+        except OutcomeUnknown as exc:
+            went = f"sent to {', '.join(sent)}; " if sent else ""
+            raise OutcomeUnknown(f"{went}the text to {number} may have gone ({exc})") from None
         if done.returncode != 0:
             reason = (done.stderr or done.stdout).strip() or f"exit {done.returncode}"
             if not sent:
@@ -795,7 +852,7 @@ def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
             limit = f"; the search stopped after {seen} entries, add narrower folders to portable.file_roots" if stopped else ""
             raise ToolError(f"no file named {query!r} under {where}{limit}")
         path = found.resolve()
-    _open_path(ctx, path)
+    ctx.after_confirmation(lambda: _open_path(ctx, path))
     return str(path)
 
 

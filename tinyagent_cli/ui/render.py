@@ -24,6 +24,7 @@ _STYLE: dict[str, tuple[str, str]] = {
     "failed": ("✗", "red"),
     "skipped": ("−", "dim"),
     "declined": ("−", "dim"),
+    "unknown": ("?", "yellow"),
 }
 _ARG_LIMIT = 60
 

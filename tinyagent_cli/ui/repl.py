@@ -5,7 +5,8 @@ A prompt-toolkit session reads a request (or a slash command); each request is o
 same as ``tinyagent run``. The Agent lives as long as the session, so only the first
 load pays for the classifier and the model, and ``warm_up`` pays even that before the
 first prompt. Nothing a person can cause ends the session: errors are one line, Ctrl-C
-cancels the running turn, and only /quit or Ctrl-D leave.
+cancels the running turn, and only /quit or Ctrl-D leave. A line that is only "exit",
+"help", "clear" or "thanks" is what it says, not a request to plan (``_SPOKEN_COMMANDS``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,21 @@ from .turn import Outcome, Turn, run_query
 
 HISTORY_FILENAME = "repl_history"
 PROMPT = "tinyagent> "
+
+# Lines that are all a person says to the shell itself: planned, "exit" became
+# get_email_address("Exit") and "thanks" a reply to the newest email.
+_SPOKEN_COMMANDS = {
+    **dict.fromkeys(("exit", "quit", "bye", "goodbye", "q"), "/quit"),
+    **dict.fromkeys(("help", "?"), "/help"),
+    **dict.fromkeys(("clear", "cls"), "/clear"),
+    **dict.fromkeys(("thanks", "thank you", "thx", "ty", "ok", "okay", "cool", "great"), "/thanks"),
+}
+
+
+def _bare_words(text: str) -> str:
+    """The line lowercased, without surrounding punctuation ("Thanks!" -> "thanks")."""
+    return " ".join(text.lower().strip(" \t.!?,;:").split()) or text.strip()
+
 
 # Command -> (argument hint, what it does), in the order /help lists them.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -145,11 +161,11 @@ class Repl:
             text = line.strip()
             if not text:
                 continue
-            if text.startswith("/"):
-                if not self.command(text):
-                    return EXIT_OK
-            else:
+            command = text if text.startswith("/") else _SPOKEN_COMMANDS.get(_bare_words(text))
+            if command is None:
                 self.turn(text)
+            elif not self.command(command):
+                return EXIT_OK
 
     def _warm_up(self, agent: Agent) -> bool:
         """Load the classifier and model now, so the first request is as quick as the next."""
@@ -249,6 +265,7 @@ class Repl:
             "/voice": self._voice,
             "/history": self._history,
             "/clear": lambda a: self.console.clear(),
+            "/thanks": lambda a: self.console.print("[dim]You're welcome. Type a request, or /help.[/dim]"),
         }
         handler = handlers.get(name)
         if handler is None:

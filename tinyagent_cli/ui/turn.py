@@ -59,10 +59,10 @@ class Outcome:
     edited: bool = False  # the person edited the plan before it ran; ``plan`` is their version
 
     def changed_something(self, catalog: Catalog) -> bool:
-        """Whether a task that changes things has completed."""
+        """Whether a task that changes things has, or may have, happened."""
         tools = {t.id: t.tool for t in self.plan.tasks} if self.plan else {}
         return any(
-            r.status == "done" and (spec := catalog.get(tools.get(r.id, ""))) is not None and spec.side_effects
+            r.status in ("done", "unknown") and ((spec := catalog.get(tools.get(r.id, ""))) is None or spec.side_effects)
             for r in self.results.values()
         )
 
