@@ -106,3 +106,18 @@ def test_from_iso_rejects_phrases_and_default_end_is_an_hour() -> None:
         from_iso("tomorrow 3pm")
     start = resolve_date("tomorrow 3pm", NOW)
     assert default_end(start) - start == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("17h", "2026-11-20T17:00:00+01:00"),  # a clock time, not seventeen hours from now
+    ("17h30", "2026-11-20T17:30:00+01:00"),
+    ("5", "2026-11-20T17:00:00+01:00"),  # an hour, not May; the afternoon, as "at 5"
+])
+def test_short_clock_times(text: str, expected: str) -> None:
+    assert to_iso(resolve_date(text, NOW)) == expected
+
+
+@pytest.mark.parametrize("text", ["5m", "2h", "3d", "1700", "2027"])
+def test_offsets_and_years_alone_are_refused_not_guessed(text: str) -> None:
+    with pytest.raises(ValueError, match="ambiguous"):
+        resolve_date(text, NOW)

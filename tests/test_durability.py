@@ -27,7 +27,7 @@ from tinyagent_cli.tools.spec import load_catalog
 from tinyagent_cli.ui.turn import Outcome
 
 from .conftest import REPO, run_cli, write_config
-from .test_portable import Env, drafts, fake_opener, make_env, read_eml, read_ics
+from .test_portable import ORIGINAL, Env, drafts, fake_opener, make_env, put_inbox, read_eml, read_ics
 
 
 @pytest.fixture
@@ -272,3 +272,16 @@ def test_a_file_is_opened_only_once_the_plan_is_confirmed(home: Path, tmp_path: 
     assert refused.returncode == 4 and not log.exists()  # the lookup ran; nothing was shown
     ran = run_cli(home, "exec", "--yes", "-", input=plan, env=env)
     assert ran.returncode == 0 and log.read_text().splitlines() == [str(files / "report.odt")]
+
+
+def test_the_plan_says_which_message_a_reply_answers_before_it_is_confirmed(home: Path, tmp_path: Path) -> None:
+    env = make_env(home, tmp_path)
+    put_inbox(env, "omar.eml", ORIGINAL.replace("Sarah Lin <sarah@lin.example>", "Omar <omar@x.example>"), 3600)
+    put_inbox(env, "priya.eml", ORIGINAL.replace("Sarah Lin <sarah@lin.example>", "Priya <priya@x.example>"), 60)
+    out = run_cli(home, "exec", "--dry-run", "-", input='1. reply_to_email([], "sounds good", [])\n2. join()\n')
+    assert out.returncode == 0
+    assert "acts on the message from Priya <priya@x.example>, 'Budget' (newest in the inbox: priya.eml)" in " ".join(
+        out.stdout.split())
+    assert drafts(env) == []
+    refused = run_cli(home, "exec", "-", input='1. reply_to_email([], "sounds good", [])\n2. join()\n')
+    assert refused.returncode == 4 and "from Priya" in refused.stdout

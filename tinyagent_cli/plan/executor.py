@@ -237,11 +237,28 @@ class Executor:
         for action in actions if confirmed else ():
             self._showing.append(self._loop.run_in_executor(None, _shown, action))
 
+    def _context(self, task: Task, cancel: threading.Event) -> ToolContext:
+        return ToolContext(self.settings, self.catalog.pack_of(task.tool).dir,
+                           now=self.now or datetime.now().astimezone(), cancel=cancel,
+                           key=f"{self.run_id}-{task.id}", after_confirmation=self._after_confirmation)
+
+    async def target(self, task: Task) -> str | None:
+        """What the task will act on that its arguments do not say (Catalog.target), or why
+        that cannot be told; None for a tool that does not say."""
+        describe = self.catalog.target(task.tool) if task.tool in self.catalog.tools else None
+        if describe is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(describe, self._context(task, threading.Event())),
+                                          self.timeout)
+        except asyncio.TimeoutError:
+            return f"cannot tell: no answer within {self.timeout:g} s"
+        except TinyAgentError as exc:
+            return f"cannot tell: {exc}"
+
     async def _call(self, task: Task, args: tuple[Any, ...], cancel: threading.Event) -> str:
         fn = self.catalog.implementation(task.tool)
-        pack_dir = self.catalog.pack_of(task.tool).dir
-        ctx = ToolContext(self.settings, pack_dir, now=self.now or datetime.now().astimezone(), cancel=cancel,
-                          key=f"{self.run_id}-{task.id}", after_confirmation=self._after_confirmation)
+        ctx = self._context(task, cancel)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
 

@@ -30,6 +30,12 @@ _AT_BARE_HOUR = re.compile(r"\bat\s+(\d{1,2})(?:[:.](\d{2}))?\b(?!\s*(?:[ap]\.?m
 _EVENING_WORDS = re.compile(r"\b(tonight|evening|night|pm)\b", re.IGNORECASE)
 # "at 1" .. "at 7" with no am/pm means the afternoon: nobody books a 3 a.m. meeting by saying "at 3".
 _AFTERNOON_HOURS = range(1, 8)
+# A clock time written short, which dateparser reads as something else: "17h"/"17h30" (an
+# offset of 17 hours), "5" (May). Only when it is the whole text.
+_CLOCK_SHORT = re.compile(r"^(?:at\s+)?(\d{1,2})h(\d{2})?$|^(\d{1,2})$", re.IGNORECASE)
+# Alone, these are offsets from now to dateparser ("5m", "2h") or a year ("1700"): nobody
+# means either by a due date, and a time of day written so would be silently wrong.
+_AMBIGUOUS = re.compile(r"^\d+\s*(?:s|secs?|m|mins?|h|hrs?|d|w|wks?|y|yrs?)$|^\d{4}$", re.IGNORECASE)
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b", re.IGNORECASE)
 _NEXT = re.compile(r"\bnext\b", re.IGNORECASE)
@@ -79,6 +85,20 @@ def _bare_hours(text: str) -> str:
     return _AT_BARE_HOUR.sub(clock, text)
 
 
+def _clock_short(text: str) -> str:
+    """ "17h" / "17h30" / "5" as "at 17:00" / "at 17:30" / "at 5" (an afternoon hour by
+    ``_bare_hours``'s rule); any other text ("2h" too) as it was."""
+    match = _CLOCK_SHORT.match(text)
+    if match is None:
+        return text
+    if match.group(3) is not None:
+        return f"at {match.group(3)}"
+    hour = int(match.group(1))
+    if hour > 23 or (hour < 8 and match.group(2) is None):  # "2h" is more likely two hours: refused
+        return text
+    return f"at {hour:02d}:{match.group(2) or '00'}"
+
+
 def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME) -> datetime | None:
     """``text`` (ISO 8601 or a phrase such as "tomorrow 3pm") as a local aware datetime.
 
@@ -96,6 +116,10 @@ def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME)
     iso = _parse_iso(text)
     if iso is not None:
         return _to_local(iso, now) if iso.tzinfo else _localise(iso, now)
+
+    text = _clock_short(text)
+    if _AMBIGUOUS.match(text):
+        raise ValueError(f"{text!r} is ambiguous: write a time ('5pm', '17:00'), a date, or an offset ('in 5 minutes')")
 
     from dateparser.date import DateDataParser
 

@@ -609,6 +609,22 @@ def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
     return path, message  # type: ignore[return-value]  # policy.default parses to EmailMessage
 
 
+def reply_to_email_target(ctx: ToolContext) -> str:
+    """The message a reply answers, as the plan shows it before it is confirmed."""
+    return _describe_source(ctx)
+
+
+def forward_email_target(ctx: ToolContext) -> str:
+    return _describe_source(ctx)
+
+
+def _describe_source(ctx: ToolContext) -> str:
+    path, message = _source_message(ctx)
+    chosen = "portable.reply_to" if ctx.settings.config.portable.reply_to.strip() else "newest in the inbox"
+    subject = " ".join(str(message.get("Subject") or "(no subject)").split())
+    return f"the message from {message.get('From', 'an unknown sender')}, {subject!r} ({chosen}: {path.name})"
+
+
 def _prefixed(prefix: str, subject: str, already: tuple[str, ...]) -> str:
     subject = " ".join(subject.split())
     return subject if subject.lower().startswith(already) else f"{prefix} {subject}".strip()

@@ -272,6 +272,14 @@ class Catalog:
             raise PackError(f"{pack.dir / 'pack.yaml'}: implementations.{self.backend}: {target} has no function {name}")
         return fn
 
+    def target(self, name: str) -> Callable[..., str] | None:
+        """``TOOL_target(ctx)`` of the tool's implementation, if it has one: one line saying
+        what a call will act on that its arguments do not say (the message a reply answers),
+        shown in the plan before it is confirmed."""
+        spec, pack = self._all[name]
+        describe = getattr(_import_implementation(pack, pack.implementations[self.backend]), f"{name}_target", None)
+        return describe if callable(describe) else None
+
     def examples_files(self) -> list[Path]:
         return [path for pack in self.packs for path in pack.examples_paths()]
 

@@ -29,12 +29,15 @@ _STYLE: dict[str, tuple[str, str]] = {
 _ARG_LIMIT = 60
 
 
-def _value(value: Any) -> str:
+_TARGET_LIMIT = 160  # the message a reply answers: who and what, in full where it fits
+
+
+def _value(value: Any, limit: int = _ARG_LIMIT) -> str:
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(_value(v, limit) for v in value) + "]"
     if isinstance(value, str):
         text = value.replace("\n", "⏎")
-        return '"' + (text if len(text) <= _ARG_LIMIT else text[: _ARG_LIMIT - 1] + "…") + '"'
+        return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
     return repr(value)
 
 
@@ -48,6 +51,7 @@ class PlanView:
         self.status: dict[int, Status] = {}
         self.results: dict[int, TaskResult] = {}
         self.seconds: dict[int, float] = {}
+        self.targets: dict[int, str] = {}  # what a task acts on that its arguments do not say
 
     def add(self, task: Task) -> None:
         self.tasks[task.id] = task
@@ -78,6 +82,8 @@ class PlanView:
             text.append(f"  {status}", style=style)
         if task.id in self.seconds and status != "pending":
             text.append(f" {self.seconds[task.id]:.1f}s", style="dim")
+        if task.id in self.targets:
+            text.append(f"\n   acts on {_value(self.targets[task.id], _TARGET_LIMIT)[1:-1]}", style="yellow")
         result = self.results.get(task.id)
         if result is not None and (result.output or result.error):
             detail = result.output if result.status == "done" else result.error

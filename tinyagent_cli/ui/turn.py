@@ -149,6 +149,12 @@ class Turn:
         live = Live(view, console=self.console, refresh_per_second=12, transient=False) if self.live else None
         arrived: list[Task] = []
         plan_done = asyncio.Event()
+        targets: list[asyncio.Task[None]] = []
+
+        async def show_target(task: Task) -> None:
+            target = await executor.target(task)
+            if target is not None:
+                view.targets[task.id] = target
 
         async def tracked() -> AsyncIterator[Task]:
             async for task in stream:
@@ -158,8 +164,10 @@ class Turn:
                         on_first_task()
                 arrived.append(task)
                 view.add(task)
+                targets.append(asyncio.create_task(show_target(task)))
                 yield task
             outcome.timings.setdefault("plan_s", time.perf_counter() - start)
+            await asyncio.gather(*targets)  # the person decides on a plan that says them
             plan_done.set()
 
         interrupts.install()
