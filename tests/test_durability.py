@@ -280,8 +280,14 @@ def test_the_plan_says_which_message_a_reply_answers_before_it_is_confirmed(home
     put_inbox(env, "priya.eml", ORIGINAL.replace("Sarah Lin <sarah@lin.example>", "Priya <priya@x.example>"), 60)
     out = run_cli(home, "exec", "--dry-run", "-", input='1. reply_to_email([], "sounds good", [])\n2. join()\n')
     assert out.returncode == 0
-    assert "acts on the message from Priya <priya@x.example>, 'Budget' (newest in the inbox: priya.eml)" in " ".join(
+    assert "acts on the message from Priya <priya@x.example>, 'Budget' (from the inbox: priya.eml)" in " ".join(
         out.stdout.split())
     assert drafts(env) == []
     refused = run_cli(home, "exec", "-", input='1. reply_to_email([], "sounds good", [])\n2. join()\n')
     assert refused.returncode == 4 and "from Priya" in refused.stdout
+    # A request that names a sender answers that sender's newest message (exec takes one from JSON).
+    plan = json.dumps({"query": "reply to Omar saying sounds good",
+                       "plan": [{"id": 1, "tool": "reply_to_email", "args": [[], "sounds good", []]}]})
+    ran = run_cli(home, "exec", "--yes", "-", input=plan)
+    assert ran.returncode == 0 and "from Omar <omar@x.example>" in " ".join(ran.stdout.split())
+    assert [read_eml(p)["To"] for p in drafts(env)] == ["Omar <omar@x.example>"]

@@ -185,6 +185,23 @@ def test_each_number_gets_its_text_and_a_partial_send_is_not_a_failure(phone: Ph
     assert result.status == "failed" and "could not send to +442079460000: error: device went away" in result.error
 
 
+def test_a_phone_that_answers_late_may_have_sent_and_is_not_asked_again(
+        phone: Phone, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyagent_cli.tools import portable as backend
+
+    monkeypatch.setattr(backend, "_KDECONNECT_TIMEOUT", 2.0)  # the fake's own start takes ~0.1 s, more under load
+    settings, catalog = portable()
+    assert "send_sms" in catalog.tools  # asks for the phone now, not on the first send
+    phone.answer({"out": DEVICE + "\n"}, {"sleep": 8})  # the send itself does not answer in time
+    result = send(catalog, settings, [NUMBER], "on my way")
+    assert result.status == "unknown", result.error  # not "failed": the text may have gone, so no replan resends it
+    assert "the text to +442079460000 may have gone" in result.error and "check before doing it again" in result.error
+    assert len(phone.sends()) == 1
+    phone.answer({"sleep": 8})  # only the list of phones is slow: nothing was sent, a plain failure
+    result = send(catalog, settings, [NUMBER], "on my way")
+    assert result.status == "failed" and phone.sends() == []
+
+
 def test_exec_sends_only_with_yes(phone: Phone, home: Path) -> None:
     plan = "1. " + Task(1, "send_sms", ([NUMBER], HOSTILE[3])).call_text() + "\n2. join()\n"
     out = run_cli(home, "exec", "--backend", "portable", "-", input=plan, env=phone.env)

@@ -380,7 +380,7 @@ def test_terminal_history_comes_back_in_the_next_session(terminal: Callable[...,
 
 
 @pytest.mark.parametrize(("line", "shown"), [
-    ("help", "insert a new line"), ("Thanks!", "You're welcome"), ("ok", "You're welcome")])
+    ("help", "insert a new line"), ("Thanks!", "You're welcome"), ("ok", "You're welcome"), ("Hello", "Hello.")])
 def test_words_to_the_shell_are_not_planned(home: Path, line: str, shown: str) -> None:
     gone = home / "gone.gguf"
     (home / "config" / "models.yaml").write_text(MISSING_MODEL.format(path=gone), encoding="utf-8")

@@ -54,6 +54,7 @@ class Executor:
         on_update: Callable[[int], None] | None = None,
         now: datetime | None = None,
         run_id: str | None = None,
+        request: str = "",
     ) -> None:
         self.catalog = catalog
         self.settings = settings
@@ -66,6 +67,7 @@ class Executor:
         self.on_update = on_update or (lambda _id: None)
         self.now = now
         self.run_id = run_id or uuid4().hex[:16]
+        self.request = request
         self.tasks: dict[int, Task] = {}
         self.status: dict[int, Status] = {}
         self.started: dict[int, float] = {}
@@ -240,7 +242,8 @@ class Executor:
     def _context(self, task: Task, cancel: threading.Event) -> ToolContext:
         return ToolContext(self.settings, self.catalog.pack_of(task.tool).dir,
                            now=self.now or datetime.now().astimezone(), cancel=cancel,
-                           key=f"{self.run_id}-{task.id}", after_confirmation=self._after_confirmation)
+                           key=f"{self.run_id}-{task.id}", after_confirmation=self._after_confirmation,
+                           request=self.request)
 
     async def target(self, task: Task) -> str | None:
         """What the task will act on that its arguments do not say (Catalog.target), or why

@@ -38,6 +38,7 @@ class ToolContext:
     # confirmation: read-only tasks run while the plan is still being shown, and a refused
     # plan must have shown nothing. Called without a plan to confirm, it runs at once.
     after_confirmation: Callable[[Callable[[], None]], None] = field(default=lambda action: action())
+    request: str = ""  # the person's words, for what a tool must pick that no argument says
 
     def run(
         self, argv: Sequence[str], *, input: str | None = None, timeout: float | None = None

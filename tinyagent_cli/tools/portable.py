@@ -60,7 +60,8 @@ MAX_WALK_SECONDS = 5.0
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
 _OPEN_TIMEOUT = 10.0
 _TASK_HEADER = "X-TinyAgent-Task"  # ToolContext.key: a retried call finds its draft
-_DRAFTS_CHECKED = 50  # a retry follows its first try within seconds: the newest drafts suffice
+_DRAFTS_CHECKED = 50
+_INBOX_SCANNED = 500  # "reply to Omar": his newest message among the inbox's newest  # a retry follows its first try within seconds: the newest drafts suffice
 KDECONNECT = "kdeconnect-cli"
 _KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
@@ -578,8 +579,29 @@ def _draft_of(folder: Path, key: str) -> Path | None:
     return None
 
 
+def _newest_from_named(newest_first: Sequence[Path], request: str) -> Path:
+    """The newest message whose sender the request names ("reply to Omar"), else the newest.
+
+    A sender is named by a word of their display name or address of three letters or more.
+    """
+    from email.parser import BytesHeaderParser
+    from email.utils import parseaddr
+
+    words = set(re.findall(r"[^\W\d_]{3,}", request.lower()))
+    for path in newest_first[:_INBOX_SCANNED] if words else ():
+        try:
+            with path.open("rb") as handle:
+                name, address = parseaddr(str(BytesHeaderParser().parse(handle).get("From") or ""))
+        except OSError:
+            continue
+        if words & set(re.findall(r"[^\W\d_]{3,}", f"{name} {address.partition('@')[0]}".lower())):
+            return path
+    return newest_first[0]
+
+
 def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
-    """The message to reply to or forward: portable.reply_to, or the newest in the inbox."""
+    """The message to reply to or forward: portable.reply_to, else the newest in the inbox
+    from a sender the request names, else the newest."""
     from email import policy
     from email.parser import BytesParser
 
@@ -598,7 +620,7 @@ def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
                 f"no email to act on: save one as a .eml file in {inbox} or set portable.reply_to in "
                 f"{settings.paths.config_file}"
             )
-        path = max(messages, key=lambda p: p.stat().st_mtime)
+        path = _newest_from_named(sorted(messages, key=lambda p: p.stat().st_mtime, reverse=True), ctx.request)
     try:
         with path.open("rb") as handle:
             message = BytesParser(policy=policy.default).parse(handle)
@@ -620,7 +642,7 @@ def forward_email_target(ctx: ToolContext) -> str:
 
 def _describe_source(ctx: ToolContext) -> str:
     path, message = _source_message(ctx)
-    chosen = "portable.reply_to" if ctx.settings.config.portable.reply_to.strip() else "newest in the inbox"
+    chosen = "portable.reply_to" if ctx.settings.config.portable.reply_to.strip() else "from the inbox"
     subject = " ".join(str(message.get("Subject") or "(no subject)").split())
     return f"the message from {message.get('From', 'an unknown sender')}, {subject!r} ({chosen}: {path.name})"
 

@@ -6,7 +6,7 @@ same as ``tinyagent run``. The Agent lives as long as the session, so only the f
 load pays for the classifier and the model, and ``warm_up`` pays even that before the
 first prompt. Nothing a person can cause ends the session: errors are one line, Ctrl-C
 cancels the running turn, and only /quit or Ctrl-D leave. A line that is only "exit",
-"help", "clear" or "thanks" is what it says, not a request to plan (``_SPOKEN_COMMANDS``).
+"help", "clear", "thanks" or "hello" is what it says, not a request to plan.
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ from .turn import Outcome, Turn, run_query
 HISTORY_FILENAME = "repl_history"
 PROMPT = "tinyagent> "
 
-# Lines that are all a person says to the shell itself: planned, "exit" became
-# get_email_address("Exit") and "thanks" a reply to the newest email.
+# Lines that are all a person says to the shell itself, not requests: planned, "exit"
+# became get_email_address("Exit") and "thanks" a reply to the newest email.
 _SPOKEN_COMMANDS = {
     **dict.fromkeys(("exit", "quit", "bye", "goodbye", "q"), "/quit"),
     **dict.fromkeys(("help", "?"), "/help"),
     **dict.fromkeys(("clear", "cls"), "/clear"),
-    **dict.fromkeys(("thanks", "thank you", "thx", "ty", "ok", "okay", "cool", "great"), "/thanks"),
+}
+_SMALL_TALK = {
+    **dict.fromkeys(("thanks", "thank you", "thx", "ty", "ok", "okay", "cool", "great"), "You're welcome."),
+    **dict.fromkeys(("hello", "hi", "hey", "hi there", "good morning", "good afternoon", "good evening"), "Hello."),
 }
 
 
@@ -161,11 +164,15 @@ class Repl:
             text = line.strip()
             if not text:
                 continue
-            command = text if text.startswith("/") else _SPOKEN_COMMANDS.get(_bare_words(text))
-            if command is None:
+            said = _bare_words(text)
+            command = text if text.startswith("/") else _SPOKEN_COMMANDS.get(said)
+            if command is not None:
+                if not self.command(command):
+                    return EXIT_OK
+            elif said in _SMALL_TALK:
+                self.console.print(f"[dim]{_SMALL_TALK[said]} Type a request, or /help.[/dim]")
+            else:
                 self.turn(text)
-            elif not self.command(command):
-                return EXIT_OK
 
     def _warm_up(self, agent: Agent) -> bool:
         """Load the classifier and model now, so the first request is as quick as the next."""
@@ -265,7 +272,6 @@ class Repl:
             "/voice": self._voice,
             "/history": self._history,
             "/clear": lambda a: self.console.clear(),
-            "/thanks": lambda a: self.console.print("[dim]You're welcome. Type a request, or /help.[/dim]"),
         }
         handler = handlers.get(name)
         if handler is None:

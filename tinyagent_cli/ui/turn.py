@@ -144,7 +144,7 @@ class Turn:
                 outcome.timings.setdefault("first_start_s", time.perf_counter() - start)
             _sync_view(view, executor, task_id)
 
-        executor = Executor(self.catalog, self.settings, gate=gate, on_update=updated)
+        executor = Executor(self.catalog, self.settings, gate=gate, on_update=updated, request=outcome.query or "")
         stream = _tasks_of(source) if isinstance(source, Plan) else source
         live = Live(view, console=self.console, refresh_per_second=12, transient=False) if self.live else None
         arrived: list[Task] = []
