@@ -306,9 +306,12 @@ def test_terminal_exec_edits_inline_without_an_editor(home: Path, tmp_path: Path
     try:
         term.wait_for("[y/N/e]", 30)
         term.type("e")
-        term.wait_for("Esc-Enter (or Alt-Enter) when done", 30)
+        banner = "Esc-Enter (or Alt-Enter) when done"
+        # Keys only once the editor shows the plan: typed earlier, a loaded machine loses them.
+        term.wait(lambda s: banner in s and "2. join()" in s.split(banner)[-1], "the inline editor", 30)
         term.keys("Up", "End", *["BSpace"] * len('charger and socks")'))
         term.keys("-l", 'Travel")')
+        term.wait(lambda s: '"passport", "Travel")' in s.split(banner)[-1], "the edit on the screen", 30)
         term.keys("Escape", "Enter")
         screen = term.wait(lambda s: "Plan (edited)" in s and s.rstrip().endswith("[y/N/e]"), "the edited plan", 30)
         assert 'folder="Travel"' in screen.split("Plan (edited)")[1]

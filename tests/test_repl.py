@@ -328,6 +328,22 @@ def test_terminal_bare_tinyagent_opens_the_repl(terminal: Callable[..., Terminal
 
 @needs_tmux
 @pytest.mark.slow
+def test_terminal_words_to_the_shell_are_not_planned(terminal: Callable[..., Terminal], terminal_home: Path) -> None:
+    term = terminal("chat")
+    term.ready()
+    term.type("thanks")
+    term.wait_for("You're welcome", 30)
+    term.ready(30)
+    term.type("help")
+    term.wait_for("insert a new line", 30)
+    term.ready(30)
+    term.type("exit")
+    assert term.exit_status() == 0
+    assert not (terminal_home / "data" / "history.sqlite3").exists()  # nothing was planned, nothing logged
+
+
+@needs_tmux
+@pytest.mark.slow
 def test_terminal_dry_run_turn_draws_the_plan(terminal: Callable[..., Terminal]) -> None:
     term = terminal("chat")
     term.ready()
