@@ -272,6 +272,12 @@ def test_a_file_is_opened_only_once_the_plan_is_confirmed(home: Path, tmp_path: 
     assert refused.returncode == 4 and not log.exists()  # the lookup ran; nothing was shown
     ran = run_cli(home, "exec", "--yes", "-", input=plan, env=env)
     assert ran.returncode == 0 and log.read_text().splitlines() == [str(files / "report.odt")]
+    # With its request: opened when the request asks to see it, not when it only uses it.
+    for query, opened in (("note down where the report is", 1), ("open the report and note where it is", 2)):
+        data = json.loads(run_cli(home, "exec", "--dry-run", "--json", "-", input=plan).stdout)
+        data["query"] = query
+        assert run_cli(home, "exec", "--yes", "-", input=json.dumps(data), env=env).returncode == 0
+        assert len(log.read_text().splitlines()) == opened
 
 
 def test_the_plan_says_which_message_a_reply_answers_before_it_is_confirmed(home: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ killed at the task's timeout or on Ctrl-C.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -22,6 +23,7 @@ from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import Settings
 
 _POLL_SECONDS = 0.05
+_SHOW = re.compile(r"\b(open|opens|opening|show|view|display|pull up|bring up|launch|look at|see)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class ToolContext:
     # plan must have shown nothing. Called without a plan to confirm, it runs at once.
     after_confirmation: Callable[[Callable[[], None]], None] = field(default=lambda action: action())
     request: str = ""  # the person's words, for what a tool must pick that no argument says
+
+    def asks_to_show(self) -> bool:
+        """Whether the request asks to see what a lookup finds ("open the Q3 deck"), not only
+        to use it ("email Sarah the Q3 deck"); a plan run without its request (``exec`` of a
+        bare plan file) does what the tool's name says."""
+        return not self.request.strip() or _SHOW.search(self.request) is not None
 
     def run(
         self, argv: Sequence[str], *, input: str | None = None, timeout: float | None = None

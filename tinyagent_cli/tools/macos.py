@@ -257,7 +257,8 @@ def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
     found = str(given) if given.is_absolute() and given.exists() else _find_file(ctx, given.name)
     if found is None:
         raise ToolError(f"Spotlight found no file named like {wanted!r} in {Path.home()}")
-    ctx.after_confirmation(lambda: _open(ctx, found))
+    if ctx.asks_to_show():
+        ctx.after_confirmation(lambda: _open(ctx, found))
     return found
 
 

@@ -890,7 +890,8 @@ def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
             limit = f"; the search stopped after {seen} entries, add narrower folders to portable.file_roots" if stopped else ""
             raise ToolError(f"no file named {query!r} under {where}{limit}")
         path = found.resolve()
-    ctx.after_confirmation(lambda: _open_path(ctx, path))
+    if ctx.asks_to_show():
+        ctx.after_confirmation(lambda: _open_path(ctx, path))
     return str(path)
 
 
