@@ -293,6 +293,31 @@ def test_with_lookups_only_a_name_to_look_up_is_the_requests_and_the_rest_is_fre
     assert 'date ::= "\\"\\""' in undated
 
 
+def test_a_priority_is_written_only_when_the_request_says_one() -> None:
+    tools = [TOOLS["create_reminder"]]
+
+    def reminder_rule(query: str) -> str:
+        rules = dict(line.split(" ::= ", 1) for line in
+                     plan_grammar(tools, request=[query], lookups_only=True, max_tasks=1).splitlines())
+        return rules["call-create-reminder-1"]
+
+    assert reminder_rule("remind me to stretch at 5pm").endswith('", " "0" ", " bool ")"')
+    assert reminder_rule("remind me to pay rent, it's URGENT").endswith('", " int ", " bool ")"')
+    assert '", " int ", " bool ")"' in plan_grammar(tools)  # without a request nothing is held
+
+
+@pytest.mark.parametrize("dataset", ["toolpacks/tinyagent/examples.jsonl", "datasets/dev.jsonl", "datasets/test.jsonl",
+                                     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "toolpacks/tinyagent/natural").glob("*.jsonl"))])
+def test_no_plan_sets_a_priority_its_request_does_not_say(dataset: str) -> None:
+    """What lets the grammar hold a reminder's priority at 0 where the request says none."""
+    said_by = set(next(p for p in TOOLS["create_reminder"].params if p.name == "priority").said_by)
+    for line in (ROOT / dataset).read_text(encoding="utf-8").splitlines():
+        example = json.loads(line)
+        for call in re.findall(r"create_reminder\((.*)\)\s*$", example["plan"], re.MULTILINE):
+            if not re.search(r",\s*0\s*,\s*(True|False)\s*$", call):
+                assert set(re.findall(r"\w+", example["query"].lower())) & said_by, example
+
+
 @pytest.mark.parametrize("dataset", ["toolpacks/tinyagent/examples.jsonl", "datasets/dev.jsonl", "datasets/test.jsonl"])
 def test_no_plan_dates_a_request_that_says_no_date(dataset: str) -> None:
     """What lets the trained planner's grammar leave dates empty where the request says none."""

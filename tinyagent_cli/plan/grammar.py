@@ -66,6 +66,7 @@ POLICIES: dict[str, GrammarPolicy] = {
 }
 
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
+_EMPTY = {"str": '"\\"\\""', "int": '"0"', "bool": '"False"', "list[str]": '"[]"'}  # Param.said_by
 
 # Shared by every step: characters of a Python string literal that are not "$" (no raw
 # quote, backslash or control character; only escapes ast.literal_eval reads the same
@@ -241,12 +242,15 @@ def _is_lookup(tool: ToolSpec) -> bool:
 
 
 def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool,
-                thoughts: bool = False, max_string: int = MAX_STRING, lookups_only: bool = False) -> list[str]:
+                thoughts: bool = False, max_string: int = MAX_STRING, lookups_only: bool = False,
+                unsaid: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
     """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
     with ``verbatim``, verbatim strings (only those of lookups, with ``lookups_only``) are a
-    reference or (with ``said``) words of the request; with ``thoughts`` (LLMCompiler's
-    conventions), any argument may be None."""
+    reference or (with ``said``) words of the request; an ``unsaid`` (tool, parameter) is
+    its empty value; with ``thoughts`` (LLMCompiler's conventions), any argument may be None."""
     def arg(tool: ToolSpec, param: Param) -> str:
+        if (tool.name, param.name) in unsaid:
+            return _EMPTY[param.type]
         kind = _TYPE_RULES[param.type]
         if verbatim and param.verbatim and (not lookups_only or _is_lookup(tool)):
             kind = "quote" if kind == "str" else "quotes"
@@ -369,11 +373,14 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     verbatim = bool(request) and any(p.verbatim and (not lookups_only or _is_lookup(tool))
                                      for tool in unique for p in tool.params)
     said = _said_rules(request) if verbatim else []
+    words = {w.lower() for text in request for w in re.findall(r"\w+", text)}
+    unsaid = frozenset((tool.name, p.name) for tool in unique for p in tool.params
+                       if request and p.said_by and not words & set(p.said_by))
     lines = [f"root ::= {_line_name(1, frozenset(required), required)}"]
     for step in range(1, max_tasks + 1):
         rules, waiting = _line_rules(step, unique, required, max_tasks, waiting, thoughts)
         lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts, max_string,
-                                     lookups_only)
+                                     lookups_only, unsaid)
     if any(p.type == "date" for tool in unique for p in tool.params):
         # With lookups_only a request that says no date still gets none: no dataset plan has one.
         spans = request and (not lookups_only or not request_dates(request))

@@ -24,7 +24,7 @@ PARAM_TYPES = ("str", "int", "bool", "list[str]", "date")
 _PACK_KEYS = {"name", "description", "implementations", "tools", "examples"}
 DEFAULT_EXAMPLES = ("examples.jsonl",)
 _TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params", "returns"}
-_PARAM_KEYS = {"name", "type", "description", "verbatim", "kind"}
+_PARAM_KEYS = {"name", "type", "description", "verbatim", "kind", "said_by"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class Param:
     # address); "" takes any result. An email or phone argument may also hold an address
     # or number the request gave (plan/checks.py).
     kind: str = ""
+    # Words of which the request must hold one for this argument to be other than its empty
+    # value (0, False, ""): a constrained planner writes the empty value otherwise, so it
+    # cannot make up a priority nobody asked for.
+    said_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,10 @@ def load_pack(pack_dir: Path) -> Toolpack:
             kind = _kind(file, f"{pwhere}.kind", p.get("kind", ""))
             if kind and ptype not in ("str", "list[str]"):
                 raise PackError(f"{file}: {pwhere}.kind: only a str or list[str] can hold a result")
-            params.append(Param(pname, ptype, pdesc, verbatim, kind))
+            said_by = tuple(w.lower() for w in _str_list(file, f"{pwhere}.said_by", p.get("said_by", [])))
+            if said_by and ptype == "date":
+                raise PackError(f"{file}: {pwhere}.said_by: a date is already only what the request says")
+            params.append(Param(pname, ptype, pdesc, verbatim, kind, said_by))
         backends = _str_list(file, f"{where}.backends", raw.get("backends", list(impls)))
         for backend in backends:
             if backend not in impls:
