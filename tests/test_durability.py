@@ -10,7 +10,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -110,40 +109,40 @@ def test_a_retried_call_creates_one_event_one_reminder_one_draft(env: Env) -> No
 
 # ---------------------------------------------------------------- processes at once
 
-_WORKER = textwrap.dedent("""
-    import sys
-    from tinyagent_cli.plan.executor import run_plan
-    from tinyagent_cli.plan.parser import parse_plan
-    from tinyagent_cli.settings import Settings
-    from tinyagent_cli.tools.spec import load_catalog
-
-    i = sys.argv[1]
-    settings = Settings.load()
-    catalog = load_catalog(settings)
-    plan = parse_plan(
-        f'1. append_note_content("Log", "entry {i}", "")\\n'
-        f'2. create_calendar_event("Meeting {i}", "2026-12-10T09:00", "", "", [], "", "")\\n'
-        f'3. create_reminder("Task {i}", "", "", "", 0, False)\\n4. join()', catalog)
-    results = run_plan(plan, catalog, settings)
-    assert all(r.status == "done" for r in results.values()), results
-""")
+def _errand(i: int) -> str:
+    return (f'1. append_note_content("Log", "entry {i}", "")\n'
+            f'2. create_calendar_event("Meeting {i}", "2026-12-10T09:00", "", "", [], "", "")\n'
+            f'3. create_reminder("Task {i}", "", "", "", 0, False)\n4. join()\n')
 
 
-def test_concurrent_processes_lose_nothing(env: Env) -> None:
-    env.ok('1. create_note("Log", "start", "")\n2. join()\n')
+def _exec(home: Path, plan: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "tinyagent_cli", "exec", "--yes", "-"], cwd=REPO, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "TINYAGENT_HOME": str(home)})
+    assert proc.stdin is not None
+    proc.stdin.write(plan)
+    proc.stdin.close()
+    return proc
+
+
+def test_concurrent_runs_lose_nothing_and_change_no_mode_or_line_ending(env: Env) -> None:
+    folder = env.data / "notes" / "Notes"
+    folder.mkdir(parents=True)
+    note = folder / "Log.md"
+    note.write_bytes(b"# Log\r\n\r\nstart\r\n")
+    note.chmod(0o664)
     n = 12
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(i)], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "TINYAGENT_HOME": str(env.home)}) for i in range(n)]
+    procs = [_exec(env.home, _errand(i)) for i in range(n)]
     for proc in procs:
-        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
-    note = (env.data / "notes" / "Notes" / "Log.md").read_text(encoding="utf-8")
-    assert sorted(line for line in note.splitlines() if line.startswith("entry")) == sorted(
+        assert proc.wait(timeout=180) == 0, proc.stderr.read() if proc.stderr else ""
+    text = note.read_bytes().decode()
+    assert sorted(line for line in text.split("\r\n") if line.startswith("entry")) == sorted(
         f"entry {i}" for i in range(n))
+    assert "\n" not in text.replace("\r\n", "") and stat.S_IMODE(note.stat().st_mode) == 0o664
     events = {str(e["summary"]) for e in read_ics(env.data / "calendars" / "Calendar.ics").walk("VEVENT")}
     todos = {str(t["summary"]) for t in read_ics(env.data / "reminders" / "Reminders.ics").walk("VTODO")}
     assert events == {f"Meeting {i}" for i in range(n)} and todos == {f"Task {i}" for i in range(n)}
-    leftovers = [p.name for p in env.data.rglob("*.tmp")]
-    assert leftovers == []
+    assert [p.name for p in env.data.rglob("*.tmp")] == []
 
 
 # ---------------------------------------------------------------- files as they were
