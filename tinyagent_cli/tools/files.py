@@ -80,8 +80,6 @@ def folder_lock(folder: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    from ..errors import ToolError
-
     lock = FileLock(folder / LOCK_NAME, timeout=LOCK_TIMEOUT, is_singleton=False, thread_local=False)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,8 @@ from .dates import default_end, from_iso, resolve_date
 from .files import (
     atomic_write_bytes,
     atomic_write_text,
-    inside,
     folder_lock,
+    inside,
     safe_name,
     unique_path,
 )
@@ -60,8 +60,8 @@ MAX_WALK_SECONDS = 5.0
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
 _OPEN_TIMEOUT = 10.0
 _TASK_HEADER = "X-TinyAgent-Task"  # ToolContext.key: a retried call finds its draft
-_DRAFTS_CHECKED = 50
-_INBOX_SCANNED = 500  # "reply to Omar": his newest message among the inbox's newest  # a retry follows its first try within seconds: the newest drafts suffice
+_DRAFTS_CHECKED = 50  # a retry follows its first try within seconds: the newest drafts suffice
+_INBOX_SCANNED = 500  # "reply to Omar": his newest message among the inbox's newest
 KDECONNECT = "kdeconnect-cli"
 _KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
