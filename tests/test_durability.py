@@ -125,12 +125,18 @@ def _exec(home: Path, plan: str) -> subprocess.Popen[str]:
     return proc
 
 
-def test_concurrent_runs_lose_nothing_and_change_no_mode_or_line_ending(env: Env) -> None:
+def _shared_windows_note(env: Env, title: str, line: str) -> Path:
+    """A note written on Windows (CRLF) that a group may write (mode 664)."""
     folder = env.data / "notes" / "Notes"
     folder.mkdir(parents=True)
-    note = folder / "Log.md"
-    note.write_bytes(b"# Log\r\n\r\nstart\r\n")
+    note = folder / f"{title}.md"
+    note.write_bytes(f"# {title}\r\n\r\n{line}\r\n".encode())
     note.chmod(0o664)
+    return note
+
+
+def test_concurrent_runs_lose_nothing_and_change_no_mode_or_line_ending(env: Env) -> None:
+    note = _shared_windows_note(env, "Log", "start")
     n = 12
     procs = [_exec(env.home, _errand(i)) for i in range(n)]
     for proc in procs:
@@ -149,11 +155,7 @@ def test_concurrent_runs_lose_nothing_and_change_no_mode_or_line_ending(env: Env
 
 
 def test_an_append_keeps_the_notes_mode_and_line_endings(env: Env) -> None:
-    folder = env.data / "notes" / "Notes"
-    folder.mkdir(parents=True)
-    note = folder / "Shared.md"
-    note.write_bytes(b"# Shared\r\n\r\nfirst line\r\n")
-    note.chmod(0o664)
+    note = _shared_windows_note(env, "Shared", "first line")
     env.ok('1. append_note_content("Shared", "second\\nthird", "")\n2. join()\n')
     assert note.read_bytes() == b"# Shared\r\n\r\nfirst line\r\n\r\nsecond\r\nthird\r\n"
     assert stat.S_IMODE(note.stat().st_mode) == 0o664

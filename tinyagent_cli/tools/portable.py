@@ -632,19 +632,14 @@ def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
 
 
 def reply_to_email_target(ctx: ToolContext) -> str:
-    """The message a reply answers, as the plan shows it before it is confirmed."""
-    return _describe_source(ctx)
-
-
-def forward_email_target(ctx: ToolContext) -> str:
-    return _describe_source(ctx)
-
-
-def _describe_source(ctx: ToolContext) -> str:
+    """The message a reply (or forward) acts on, as the plan shows it before it is confirmed."""
     path, message = _source_message(ctx)
     chosen = "portable.reply_to" if ctx.settings.config.portable.reply_to.strip() else "from the inbox"
     subject = " ".join(str(message.get("Subject") or "(no subject)").split())
     return f"the message from {message.get('From', 'an unknown sender')}, {subject!r} ({chosen}: {path.name})"
+
+
+forward_email_target = reply_to_email_target  # both act on _source_message
 
 
 def _prefixed(prefix: str, subject: str, already: tuple[str, ...]) -> str:
