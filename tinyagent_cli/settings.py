@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,12 @@ class Paths:
 class PortableConfig:
     """Where the portable backend finds and keeps its real files (relative to data_dir)."""
 
-    contacts_dir: str = "contacts"
-    calendars_dir: str = "calendars"
-    reminders_dir: str = "reminders"
+    # Each a vdir (one folder per calendar, list or address book, one item per file, as khal,
+    # todoman, khard and vdirsyncer keep them). "auto": the folder khal's, todoman's or khard's
+    # config names, else calendars/, reminders/, contacts/ in the data dir.
+    contacts_dir: str = "auto"
+    calendars_dir: str = "auto"
+    reminders_dir: str = "auto"
     notes_dir: str = "notes"
     drafts_dir: str = "mail/drafts"
     inbox_dir: str = "mail/inbox"
@@ -68,6 +71,35 @@ class PortableConfig:
     mail_from: str = ""  # the From of drafts; default: TINYAGENT_MAIL_FROM, EMAIL, or user@localhost
     file_roots: tuple[str, ...] = ("~",)
     open_files: bool = True  # open found files and URLs with the system opener
+
+
+@dataclass(frozen=True)
+class CaldavConfig:
+    """A CalDAV server that events and reminders go to instead of the local vdir."""
+
+    url: str = ""  # a calendar home (its calendars are found) or one calendar collection
+    username: str = ""
+    password_cmd: str = ""  # prints the password (e.g. "pass show caldav"); else the keyring
+    timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    """A mail account whose Drafts folder drafts go to and whose INBOX replies act on."""
+
+    host: str = ""
+    port: int = 0  # 0: 993 with ssl, 143 otherwise
+    security: str = "ssl"  # ssl | starttls | none (none only to this machine)
+    username: str = ""
+    password_cmd: str = ""  # prints the password; else the keyring
+    drafts: str = ""  # the folder's name; empty: the one marked \Drafts (RFC 6154), else "Drafts"
+    inbox: str = "INBOX"
+    timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class MapsConfig:
+    provider: str = "google"  # google | osm | geo (a geo: URI for the desktop's map app)
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,9 @@ class Config:
     disabled_tools: tuple[str, ...] = ()
     log_history: bool = True
     portable: PortableConfig = field(default_factory=PortableConfig)
+    caldav: CaldavConfig = field(default_factory=CaldavConfig)
+    imap: ImapConfig = field(default_factory=ImapConfig)
+    maps: MapsConfig = field(default_factory=MapsConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
 
 
@@ -144,7 +179,7 @@ def _build(cls: type, data: Any, path: Path, prefix: str = "") -> Any:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
         default = getattr(defaults, key)
-        if isinstance(default, (PortableConfig, ZoomConfig)):
+        if is_dataclass(default):
             values[key] = _build(type(default), value, path, f"{prefix}{key}.")
         else:
             values[key] = _coerce(f"{path}: {prefix}{key}", value, default)
@@ -153,7 +188,9 @@ def _build(cls: type, data: Any, path: Path, prefix: str = "") -> Any:
 
 _POSITIVE = 1e-9  # a number that must be above 0
 # The least each number of the config may be: "timeout: 0" would fail every task at once.
-_LEAST = {"timeout": _POSITIVE, "osascript_timeout": _POSITIVE, "replan_limit": 0, "examples_k": 0, "max_tools": 1}
+_LEAST = {"timeout": _POSITIVE, "osascript_timeout": _POSITIVE, "replan_limit": 0, "examples_k": 0, "max_tools": 1,
+          "caldav.timeout": _POSITIVE, "imap.timeout": _POSITIVE, "imap.port": 0}
+_CHOICES = {"imap.security": ("ssl", "starttls", "none"), "maps.provider": ("google", "osm", "geo")}
 
 
 def load_config(path: Path) -> Config:
@@ -174,10 +211,40 @@ def load_config(path: Path) -> Config:
     if config.backend not in ("auto", *BACKENDS):
         raise ConfigError(f"{path}: backend must be auto, macos or portable, not {config.backend!r}")
     for key, least in _LEAST.items():
-        if getattr(config, key) < least:
+        section, _, name = key.rpartition(".")
+        value = getattr(getattr(config, section) if section else config, name)
+        if value < least:
             kind = "above 0" if least == _POSITIVE else f"at least {least}"
-            raise ConfigError(f"{path}: {key} must be {kind}, not {getattr(config, key)!r}")
+            raise ConfigError(f"{path}: {key} must be {kind}, not {value!r}")
+    for key, allowed in _CHOICES.items():
+        section, _, name = key.partition(".")
+        value = getattr(getattr(config, section), name)
+        if value not in allowed:
+            raise ConfigError(f"{path}: {key} must be {' or '.join(allowed)}, not {value!r}")
+    _check_plaintext(config, path)
     return config
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    return host.strip().lower() in _LOOPBACK or host.startswith("127.")
+
+
+def _check_plaintext(config: Config, path: Path) -> None:
+    """A password crosses the network only encrypted: plain IMAP and http:// CalDAV go to
+    this machine only (a local test server, a tunnel's end)."""
+    from urllib.parse import urlsplit
+
+    imap = config.imap
+    if imap.host and imap.security == "none" and not is_loopback(imap.host):
+        raise ConfigError(f"{path}: imap.security none sends the password unencrypted; use ssl or starttls for {imap.host}")
+    url = urlsplit(config.caldav.url)
+    if config.caldav.url and url.scheme not in ("http", "https"):
+        raise ConfigError(f"{path}: caldav.url must start with https://, not {config.caldav.url!r}")
+    if url.scheme == "http" and not is_loopback(url.hostname or ""):
+        raise ConfigError(f"{path}: caldav.url must be https:// (http:// only to this machine), not {config.caldav.url!r}")
 
 
 
