@@ -20,6 +20,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "home"
     (root / "config").mkdir(parents=True)
     monkeypatch.setenv("TINYAGENT_HOME", str(root))
+    # khal's, todoman's and khard's configs are looked for here: never the real person's
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "xdg"))
     for var in ("TINYAGENT_MODEL", "TINYAGENT_BACKEND"):
         monkeypatch.delenv(var, raising=False)
     return root

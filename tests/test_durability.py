@@ -26,7 +26,7 @@ from tinyagent_cli.tools.spec import load_catalog
 from tinyagent_cli.ui.turn import Outcome
 
 from .conftest import REPO, run_cli, write_config
-from .test_portable import ORIGINAL, Env, drafts, fake_opener, make_env, put_inbox, read_eml, read_ics
+from .test_portable import ORIGINAL, Env, drafts, fake_opener, make_env, put_inbox, read_eml, read_items
 
 
 @pytest.fixture
@@ -97,14 +97,13 @@ def test_a_retried_call_creates_one_event_one_reminder_one_draft(env: Env) -> No
         portable.create_calendar_event(ctx, "Dentist", "2026-12-10T09:00", "", "", [], "", "")
         portable.create_reminder(ctx, "Call mum", "2026-12-10T18:00", "", "", 0, False)
         portable.compose_new_email(ctx, ["ana@example.com"], [], "Hi", "Hello", [])
-    events = [c for c in read_ics(env.data / "calendars" / "Calendar.ics").walk("VEVENT")]
-    todos = [c for c in read_ics(env.data / "reminders" / "Reminders.ics").walk("VTODO")]
-    assert [str(e["uid"]) for e in events] == ["run1-3@tinyagent"]
-    assert [str(t["uid"]) for t in todos] == ["run1-3@tinyagent"]
+    events = read_items(env.data / "calendars" / "Calendar", "VEVENT")
+    todos = read_items(env.data / "reminders" / "Reminders", "VTODO")
+    assert len(events) == 1 and [str(t["uid"]) for t in todos] == [str(events[0]["uid"])]  # the call's own UID
     assert len(drafts(env)) == 1
     other = ToolContext(env.settings, ctx.pack_dir, key="run2-3")  # another call makes another item
     portable.create_reminder(other, "Call mum", "2026-12-10T18:00", "", "", 0, False)
-    assert len(list(read_ics(env.data / "reminders" / "Reminders.ics").walk("VTODO"))) == 2
+    assert len(read_items(env.data / "reminders" / "Reminders", "VTODO")) == 2
 
 
 # ---------------------------------------------------------------- processes at once
@@ -145,8 +144,8 @@ def test_concurrent_runs_lose_nothing_and_change_no_mode_or_line_ending(env: Env
     assert sorted(line for line in text.split("\r\n") if line.startswith("entry")) == sorted(
         f"entry {i}" for i in range(n))
     assert "\n" not in text.replace("\r\n", "") and stat.S_IMODE(note.stat().st_mode) == 0o664
-    events = {str(e["summary"]) for e in read_ics(env.data / "calendars" / "Calendar.ics").walk("VEVENT")}
-    todos = {str(t["summary"]) for t in read_ics(env.data / "reminders" / "Reminders.ics").walk("VTODO")}
+    events = {str(e["summary"]) for e in read_items(env.data / "calendars" / "Calendar", "VEVENT")}
+    todos = {str(t["summary"]) for t in read_items(env.data / "reminders" / "Reminders", "VTODO")}
     assert events == {f"Meeting {i}" for i in range(n)} and todos == {f"Task {i}" for i in range(n)}
     assert [p.name for p in env.data.rglob("*.tmp")] == []
 
@@ -162,13 +161,11 @@ def test_an_append_keeps_the_notes_mode_and_line_endings(env: Env) -> None:
     assert env.ok('1. open_note("Shared", "")\n2. join()') == ["# Shared\n\nfirst line\n\nsecond\nthird\n"]
 
 
-def test_a_calendar_keeps_its_mode_and_a_new_file_gets_the_usual_one(env: Env) -> None:
+def test_a_calendar_item_gets_the_usual_mode_and_no_temporary_file_stays(env: Env) -> None:
     env.ok('1. create_calendar_event("A", "2026-12-10T09:00", "", "", [], "", "Team")\n2. join()\n')
-    calendar = env.data / "calendars" / "Team.ics"
-    assert stat.S_IMODE(calendar.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
-    calendar.chmod(0o644)
-    env.ok('1. create_calendar_event("B", "2026-12-11T09:00", "", "", [], "", "Team")\n2. join()\n')
-    assert stat.S_IMODE(calendar.stat().st_mode) == 0o644
+    (item,) = (env.data / "calendars" / "Team").glob("*.ics")
+    assert stat.S_IMODE(item.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
+    assert sorted(p.name for p in item.parent.iterdir()) == sorted(["displayname", item.name])
 
 
 def test_a_killed_writers_temp_file_is_cleared_and_the_note_kept(env: Env) -> None:

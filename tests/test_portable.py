@@ -109,6 +109,16 @@ def read_ics(path: Path):
     return Calendar.from_ical(path.read_bytes())
 
 
+def read_items(folder: Path, component: str) -> list:
+    """Every ``component`` of a vdir collection, one item per file, each file one item."""
+    items = []
+    for path in sorted(folder.glob("*.ics")):
+        found = read_ics(path).walk(component)
+        assert len(found) == 1 and path.stem == str(found[0]["UID"]), path
+        items.append(found[0])
+    return items
+
+
 def read_eml(path: Path) -> email.message.EmailMessage:
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)
 
@@ -147,9 +157,10 @@ def test_contacts_import_and_merge(env: Env, tmp_path: Path) -> None:
     console = Console(record=True, width=200)
     import_command(env.settings, export, console)
     assert "3 new, 0 merged" in console.export_text()
-    assert sorted(p.name for p in (env.data / "contacts").glob("*.vcf")) == [
-        "Bob Noemail.vcf", "José Núñez.vcf", "Sarah Lin.vcf"
-    ]
+    book = env.data / "contacts" / "contacts"  # an address book khard can be pointed at
+    cards = {portable.card_name(c): (p, c) for p in book.glob("*.vcf") for c in portable.read_vcards(p)}
+    assert sorted(cards) == ["Bob Noemail", "José Núñez", "Sarah Lin"]
+    assert all(p.stem == str(c.uid.value) for p, c in cards.values())  # <uid>.vcf, one card each
 
     update = tmp_path / "update.vcf"
     update.write_text(
@@ -164,7 +175,7 @@ def test_contacts_import_and_merge(env: Env, tmp_path: Path) -> None:
     by_name = {r["name"]: r for r in rows}
     assert by_name["Bob Noemail"]["emails"] == ["bob@new.example"]
     assert by_name["Sarah Lin"]["emails"] == ["sarah@lin.example", "sarah.old@lin.example"]  # no duplicate
-    assert "ORG:Acme" in (env.data / "contacts" / "Bob Noemail.vcf").read_text(encoding="utf-8")
+    assert "ORG:Acme" in cards["Bob Noemail"][0].read_text(encoding="utf-8")
     assert env.ok('1. get_email_address("Bob")\n2. join()') == ["bob@new.example"]
 
 
@@ -191,10 +202,11 @@ def test_calendar_event_with_invitees_from_contacts(env: Env) -> None:
         '2. create_calendar_event("Q3 review", "tomorrow 3pm", "", "Room 4", ["$1", "Ann <ann@x.example>"], '
         '"Bring the deck", "")\n3. join()\n'
     )
-    path = env.data / "calendars" / "Calendar.ics"
-    assert str(path) in out[1]
-    cal = read_ics(path)
-    (event,) = cal.walk("VEVENT")
+    folder = env.data / "calendars" / "Calendar"
+    (path,) = folder.glob("*.ics")
+    assert str(path) in out[1] and "calendar 'Calendar' (new)" in out[1]
+    assert (folder / "displayname").read_text(encoding="utf-8") == "Calendar"
+    (event,) = read_items(folder, "VEVENT")
     assert str(event["SUMMARY"]) == "Q3 review"
     assert str(event["LOCATION"]) == "Room 4" and str(event["DESCRIPTION"]) == "Bring the deck"
     assert event.decoded("DTSTART") == datetime(2026, 11, 21, 15, 0, tzinfo=PLUS_ONE)
@@ -203,39 +215,79 @@ def test_calendar_event_with_invitees_from_contacts(env: Env) -> None:
     attendees = [str(a) for a in event.get("ATTENDEE")]
     assert attendees == ["mailto:sarah@lin.example", "mailto:ann@x.example"]
     assert event.get("ATTENDEE")[1].params["CN"] == "Ann"
-    assert event["UID"] and event["DTSTAMP"]
-    assert str(cal["X-WR-CALNAME"]) == "Calendar"
+    assert event["DTSTAMP"] and len(str(event["UID"])) == 32 and "@" not in str(event["UID"])
 
 
-def test_adding_to_an_existing_calendar_keeps_what_was_there(env: Env) -> None:
+def test_a_calendar_is_found_by_its_displayname_and_the_default_by_what_it_holds(env: Env) -> None:
+    root = env.data / "calendars"
+    for folder, name, item in (("a1b2", "Work", "VEVENT"), ("tasks", "", "VTODO"), ("personal", "", "VEVENT")):
+        (root / folder).mkdir(parents=True)
+        if name:
+            (root / folder / "displayname").write_text(name, encoding="utf-8")
+        (root / folder / "x.ics").write_text(
+            f"BEGIN:VCALENDAR\r\nBEGIN:{item}\r\nUID:x\r\nEND:{item}\r\nEND:VCALENDAR\r\n", encoding="utf-8")
+    env.ok('1. create_calendar_event("Standup", "tomorrow 9am", "", "", [], "", "work")\n2. join()\n')
+    assert [str(e["SUMMARY"]) for e in read_items_except(root / "a1b2", "x.ics", "VEVENT")] == ["Standup"]
+    # no calendar named: not the task list (its items are VTODOs), the first of those with events
+    env.ok('1. create_calendar_event("Lunch", "tomorrow 1pm", "", "", [], "", "")\n2. join()\n')
+    assert [str(e["SUMMARY"]) for e in read_items_except(root / "a1b2", "x.ics", "VEVENT")] == ["Standup", "Lunch"]
+    assert sorted(p.name for p in (root / "tasks").iterdir()) == ["x.ics"]
+
+
+def test_events_and_tasks_sharing_one_folder_each_go_where_their_kind_is(home: Path, tmp_path: Path) -> None:
+    env = make_env(home, tmp_path, "  calendars_dir: pim\n  reminders_dir: pim\n")
+    root = env.data / "pim"
+    for folder, item in (("home", "VEVENT"), ("chores", "VTODO")):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "x.ics").write_text(
+            f"BEGIN:VCALENDAR\r\nBEGIN:{item}\r\nUID:x\r\nEND:{item}\r\nEND:VCALENDAR\r\n", encoding="utf-8")
+    env.ok('1. create_reminder("Water plants", "", "", "", 0, False)\n'
+           '2. create_calendar_event("Dentist", "tomorrow 9am", "", "", [], "", "")\n3. join()\n')
+    assert [str(t["SUMMARY"]) for t in read_items_except(root / "chores", "x.ics", "VTODO")] == ["Water plants"]
+    assert [str(e["SUMMARY"]) for e in read_items_except(root / "home", "x.ics", "VEVENT")] == ["Dentist"]
+    assert sorted(p.name for p in root.iterdir()) == ["chores", "home"]
+
+
+def read_items_except(folder: Path, skip: str, component: str) -> list:
+    items = [read_ics(p).walk(component)[0] for p in folder.glob("*.ics") if p.name != skip]
+    return sorted(items, key=lambda c: c.decoded("DTSTART")) if component == "VEVENT" else items
+
+
+def test_the_old_single_file_calendar_is_split_into_a_collection_and_kept(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
     path = env.data / "calendars" / "Work.ics"
     path.parent.mkdir(parents=True)
-    path.write_text(
+    old = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Other//App//EN\r\n"
         "BEGIN:VEVENT\r\nUID:keep-me@other\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\n"
         "SUMMARY:Old event\r\nEND:VEVENT\r\n"
-        "BEGIN:VTODO\r\nUID:todo@other\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Old task\r\nEND:VTODO\r\n"
-        "END:VCALENDAR\r\n",
-        encoding="utf-8",
+        "BEGIN:VEVENT\r\nUID:also@other\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260106T090000Z\r\n"
+        "SUMMARY:Older event\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
     )
-    env.ok(
-        '1. create_calendar_event("A", "2026-12-01T10:00:00+01:00", "2026-12-01T12:30:00+01:00", "", [], "", "Work")\n'
-        '2. join()\n'
-    )
-    env.ok('1. create_calendar_event("B", "Dec 2 9am", "", "", [], "", "Work")\n2. join()\n')
-    cal = read_ics(path)
-    assert [str(e["SUMMARY"]) for e in cal.walk("VEVENT")] == ["Old event", "A", "B"]
-    assert [str(t["SUMMARY"]) for t in cal.walk("VTODO")] == ["Old task"]
-    a = cal.walk("VEVENT")[1]
+    path.write_bytes(old.encode())
+    with caplog.at_level("WARNING"):
+        env.ok('1. create_calendar_event("A", "2026-12-01T10:00:00+01:00", "2026-12-01T12:30:00+01:00", "", [], "", '
+               '"Work")\n2. join()\n')
+    (said,) = [r.getMessage() for r in caplog.records if "moved" in r.getMessage()]
+    assert "2 from Work.ics" in said and ".old-layout" in said
+    summaries = {str(read_ics(p).walk("VEVENT")[0]["SUMMARY"]): read_ics(p).walk("VEVENT")[0]
+                 for p in (env.data / "calendars" / "Work").glob("*.ics")}
+    assert sorted(summaries) == ["A", "Old event", "Older event"]
+    assert str(summaries["Old event"]["UID"]) == "keep-me@other"  # UIDs are kept: others refer to them
+    a = summaries["A"]
     assert a.decoded("DTEND") - a.decoded("DTSTART") == timedelta(hours=2, minutes=30)
-    assert str(cal["PRODID"]) == "-//Other//App//EN"
+    assert not path.exists()
+    assert (env.data / "calendars" / ".old-layout" / "Work.ics").read_bytes() == old.encode()
 
 
 def test_parallel_events_in_one_calendar_are_all_kept(env: Env) -> None:
     lines = [f'{i}. create_calendar_event("E{i}", "tomorrow {i}pm", "", "", [], "", "")' for i in range(1, 7)]
     env.ok("\n".join(lines) + "\n7. join()\n")
-    cal = read_ics(env.data / "calendars" / "Calendar.ics")
-    assert sorted(str(e["SUMMARY"]) for e in cal.walk("VEVENT")) == [f"E{i}" for i in range(1, 7)]
+    events = read_items(env.data / "calendars" / "Calendar", "VEVENT")
+    assert sorted(str(e["SUMMARY"]) for e in events) == [f"E{i}" for i in range(1, 7)]
+    assert sorted(p.name for p in (env.data / "calendars").iterdir()) == ["Calendar"]
 
 
 def test_calendar_event_errors(env: Env) -> None:
@@ -244,13 +296,12 @@ def test_calendar_event_errors(env: Env) -> None:
         '1. create_calendar_event("X", "tomorrow 3pm", "tomorrow 2pm", "", [], "", "")\n2. join()'
     )
     assert "start date" in env.fails('1. create_calendar_event("X", "", "", "", [], "", "")\n2. join()')
+    assert not (env.data / "calendars").exists()  # nothing half-made by a refused event
     broken = env.data / "calendars" / "Broken.ics"
     broken.parent.mkdir(parents=True)
     broken.write_text("not a calendar", encoding="utf-8")
-    assert "not a valid iCalendar" in env.fails(
-        '1. create_calendar_event("X", "tomorrow 3pm", "", "", [], "", "Broken")\n2. join()'
-    )
-    assert broken.read_text(encoding="utf-8") == "not a calendar"
+    env.ok('1. create_calendar_event("X", "tomorrow 3pm", "", "", [], "", "Broken")\n2. join()')
+    assert broken.read_text(encoding="utf-8") == "not a calendar"  # an old file it cannot read stays put
 
 
 def test_reminders_as_vtodo(env: Env) -> None:
@@ -259,13 +310,12 @@ def test_reminders_as_vtodo(env: Env) -> None:
         '2. create_reminder("Call Bob", "tomorrow 5pm", "", "Errands", 5, False)\n'
         '3. create_reminder("Someday", "", "", "Errands", 0, False)\n4. join()\n'
     )
-    (rent,) = read_ics(env.data / "reminders" / "Reminders.ics").walk("VTODO")
+    (rent,) = read_items(env.data / "reminders" / "Reminders", "VTODO")
     assert str(rent["SUMMARY"]) == "Pay rent" and str(rent["DESCRIPTION"]) == "Landlord: Ann"
     assert rent.decoded("DUE") == date(2026, 12, 1)
     assert rent["DUE"].params.get("VALUE") == "DATE" or b"DUE;VALUE=DATE:20261201" in rent.to_ical()
     assert int(rent["PRIORITY"]) == 1 and str(rent["STATUS"]) == "NEEDS-ACTION"
-    # tasks 2 and 3 run in parallel: either may be written first
-    todos = {str(t["SUMMARY"]): t for t in read_ics(env.data / "reminders" / "Errands.ics").walk("VTODO")}
+    todos = {str(t["SUMMARY"]): t for t in read_items(env.data / "reminders" / "Errands", "VTODO")}
     call, someday = todos["Call Bob"], todos["Someday"]
     assert call.decoded("DUE") == datetime(2026, 11, 21, 17, 0, tzinfo=PLUS_ONE)
     assert int(call["PRIORITY"]) == 5

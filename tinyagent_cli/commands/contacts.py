@@ -1,8 +1,9 @@
 """`tinyagent contacts import FILE.vcf` and `tinyagent contacts list`: the portable address book.
 
-The portable backend looks people up in the vCard files of its contacts folder. Import
-copies cards from an export (Google Contacts, Apple Contacts, Thunderbird, ...) into that
-folder, one file per new person; a card for someone already there (same UID, else same
+The portable backend looks people up in the vCard files of its contacts folder, a vdir
+khard reads too (see ``tools/vdir.py``). Import copies cards from an export (Google
+Contacts, Apple Contacts, Thunderbird, ...) into its address book, one ``<uid>.vcf`` per new
+person; a card for someone already there (same UID, else same
 name) is merged into theirs: new addresses, numbers and missing fields are added, nothing
 there is removed.
 """
@@ -13,16 +14,19 @@ import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 from ..errors import ConfigError
 from ..settings import Settings
-from ..tools.files import atomic_write_text, folder_lock, safe_name, unique_path
+from ..tools import vdir
+from ..tools.files import atomic_write_text, folder_lock, inside, safe_name, unique_path
 from ..tools.matching import normalise
-from ..tools.portable import card_name, contacts_dir, load_contacts, read_vcards
+from ..tools.portable import card_name, data_folder, load_contacts, read_vcards, store
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+DEFAULT_BOOK = "contacts"  # the address book made for new people when there is none
 # Properties a person can have several of: incoming values are added when not there yet.
 _MULTI = ("email", "tel", "nickname", "adr", "url", "impp")
 
@@ -65,12 +69,14 @@ def import_command(settings: Settings, path: Path, console: Console) -> None:
     if not incoming:
         raise ConfigError(f"{path} holds no vCard (BEGIN:VCARD ... END:VCARD)")
 
-    folder = contacts_dir(settings)
+    where = store(settings, "contacts")
+    folder = where.root
+    book: vdir.Collection | None = None  # the address book new people go to, once one is needed
     with folder_lock(folder):
         files: dict[Path, list[Any]] = {}
         by_uid: dict[str, tuple[Path, Any]] = {}
         by_name: dict[str, tuple[Path, Any]] = {}
-        for file in sorted(folder.glob("*.vcf")):
+        for file in [*sorted(folder.glob("*.vcf")), *sorted(folder.glob("[!.]*/*.vcf"))]:
             try:
                 files[file] = read_vcards(file)
             except ValueError as exc:
@@ -94,7 +100,10 @@ def import_command(settings: Settings, path: Path, console: Console) -> None:
                 changed.add(found[0])
                 merged += 1
                 continue
-            target = unique_path(folder / f"{safe_name(name, 'contact')}.vcf")
+            if not _uid(card):
+                card.add("uid").value = uuid4().hex
+            book = book or vdir.choose(folder, "", "VCARD", where.default or DEFAULT_BOOK)[0]
+            target = unique_path(inside(book.path, f"{safe_name(_uid(card), uuid4().hex)}.vcf"))
             files[target] = [card]
             changed.add(target)
             by_name[normalise(name)] = (target, card)
@@ -109,14 +118,14 @@ def import_command(settings: Settings, path: Path, console: Console) -> None:
 
     note = f"; {skipped} without a name skipped" if skipped else ""
     console.print(
-        f"imported {added + merged} contact(s) from {path.name} into {folder}: {added} new, {merged} merged{note}",
+        f"imported {added + merged} contact(s) from {path.name} into {book.path if book else folder}: {added} new, {merged} merged{note}",
         markup=False,
         highlight=False,
     )
 
 
 def list_command(settings: Settings, console: Console, as_json: bool = False) -> None:
-    folder = contacts_dir(settings)
+    folder = data_folder(settings, "contacts_dir")
     rows = [
         {"name": c.name, "emails": list(c.emails), "phones": list(c.phones), "file": str(c.file)}
         for c in sorted(load_contacts(folder), key=lambda c: normalise(c.name))

@@ -122,7 +122,9 @@ def _macos(settings: Settings, catalog: Catalog | None) -> list[Check]:
 
 
 def _folder(settings: Settings, key: str) -> Check:
-    path = settings.paths.data_dir / Path(getattr(settings.config.portable, key)).expanduser()
+    from ..tools.portable import data_folder
+
+    path = data_folder(settings, key)
     name = f"portable.{key}"
     if path.is_dir():
         if os.access(path, os.W_OK | os.X_OK):

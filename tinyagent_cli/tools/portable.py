@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import Settings
+from . import vdir
 from .context import ToolContext
 from .dates import default_end, from_iso, resolve_date
 from .files import (
@@ -76,9 +77,15 @@ _TRANSPORT = {
 # ---------------------------------------------------------------- shared pieces
 
 
-def _folder(ctx: ToolContext, key: str) -> Path:
-    """A configured folder (relative to the data dir unless the config gives an absolute one)."""
-    return ctx.settings.paths.data_dir / Path(getattr(ctx.settings.config.portable, key)).expanduser()
+_STORES = {"calendars_dir": "calendars", "reminders_dir": "reminders", "contacts_dir": "contacts"}
+
+
+def data_folder(settings: Settings, key: str) -> Path:
+    """A ``portable.*_dir`` folder (relative to the data dir unless the config gives an
+    absolute one; the vdir ones as ``store`` finds them)."""
+    if key in _STORES:
+        return store(settings, _STORES[key]).root
+    return settings.paths.data_dir / Path(getattr(settings.config.portable, key)).expanduser()
 
 
 def _date_arg(ctx: ToolContext, text: str, what: str) -> datetime | None:
@@ -216,16 +223,13 @@ def read_vcards(path: Path) -> list[Any]:
     return cards
 
 
-def contacts_dir(settings: Any) -> Path:
-    return settings.paths.data_dir / Path(settings.config.portable.contacts_dir).expanduser()
-
-
 def load_contacts(folder: Path) -> list[Contact]:
-    """Every contact in the folder's .vcf files; unreadable files are logged and skipped."""
+    """Every contact in the .vcf files of the folder and of its address books (a vdir's
+    collections); unreadable files are logged and skipped."""
     contacts: list[Contact] = []
     if not folder.is_dir():
         return contacts
-    for file in sorted(folder.glob("*.vcf")):
+    for file in [*sorted(folder.glob("*.vcf")), *sorted(folder.glob("[!.]*/*.vcf"))]:
         try:
             cards = read_vcards(file)
         except ValueError as exc:
@@ -251,7 +255,7 @@ def load_contacts(folder: Path) -> list[Contact]:
 def _find_contact(ctx: ToolContext, name: str) -> Contact:
     if not name.strip():
         raise ToolError("no contact name given")
-    folder = contacts_dir(ctx.settings)
+    folder = data_folder(ctx.settings, "contacts_dir")
     contacts = load_contacts(folder)
     if not contacts:
         raise ToolError(f"no contacts in {folder}: import a vCard file with `tinyagent contacts import FILE.vcf`")
@@ -283,41 +287,73 @@ def get_email_address(ctx: ToolContext, name: str) -> str:
 
 
 def _ics_time(dt: datetime) -> datetime:
-    """A zone-named time stays in its zone (VTIMEZONE added); a bare offset becomes UTC.
+    """A time as calendars read it back as said: in its named zone (a VTIMEZONE is added).
 
-    icalendar would write a fixed offset as TZID="UTC+01:00" with no VTIMEZONE, which
-    other programs cannot read; UTC is the same instant and every program reads it.
+    A bare offset (what the date parser gives for "3pm") is put in the system's zone when
+    that zone has this offset then, so khal shows 15:00 and the event moves with daylight
+    saving; otherwise UTC, the same instant, which every program reads (icalendar would
+    write a fixed offset as TZID="UTC+01:00" with no VTIMEZONE).
     """
-    return dt if hasattr(dt.tzinfo, "key") else dt.astimezone(timezone.utc)
+    if hasattr(dt.tzinfo, "key"):
+        return dt
+    try:
+        import tzlocal
+
+        zone = tzlocal.get_localzone()
+    except Exception:  # noqa: BLE001 - no zone configured at all: UTC is still right
+        zone = None
+    if zone is not None and hasattr(zone, "key") and dt.astimezone(zone).utcoffset() == dt.utcoffset():
+        return dt.astimezone(zone)
+    return dt.astimezone(timezone.utc)
 
 
-def _load_calendar(path: Path, name: str) -> Any:
+def store(settings: Settings, kind: str) -> vdir.Found:
+    """Where ``kind`` (calendars, reminders, contacts) is kept: the config's folder, else
+    (``auto``) the one khal, todoman or khard is set up with, else the data dir's."""
+    configured = getattr(settings.config.portable, f"{kind}_dir")
+    if configured != "auto":
+        return vdir.Found(settings.paths.data_dir / Path(configured).expanduser(), settings.paths.config_file)
+    return vdir.pim_roots().get(kind) or vdir.Found(settings.paths.data_dir / kind, None)
+
+
+def _collection(ctx: ToolContext, kind: str, name: str, component: str, default: str) -> tuple[vdir.Collection, str]:
+    """The calendar or list to add to, and the words that say where it is."""
+    where = store(ctx.settings, kind)
+    moved = vdir.migrate(where.root, kind)
+    if moved:
+        log.warning("%s", moved)
+    collection, new = vdir.choose(where.root, name, component, where.default or default)
+    return collection, (" (new)" if new else "")
+
+
+def _with_zones(component: Any) -> bytes:
+    """One item's file: a VCALENDAR holding the component and the VTIMEZONEs its times name."""
     from icalendar import Calendar
 
-    if path.exists():
-        try:
-            return Calendar.from_ical(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise ToolError(f"{path} is not a valid iCalendar file, left untouched ({exc})") from None
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", name)
-    return calendar
-
-
-def _uid(ctx: ToolContext) -> str:
-    return f"{ctx.key}@tinyagent"
-
-
-def _already(calendar: Any, uid: str) -> Any:
-    """The component with ``uid``: this very call ran before (see ToolContext.key)."""
-    return next((c for c in calendar.subcomponents if str(c.get("uid", "")) == uid), None)
-
-
-def _save_calendar(path: Path, calendar: Any) -> None:
+    calendar.add_component(component)
     calendar.add_missing_timezones()
-    atomic_write_bytes(path, calendar.to_ical())
+    return calendar.to_ical()
+
+
+def _save_item(ctx: ToolContext, kind: str, name: str, component: Any, default: str, what: str) -> str:
+    """Put one VEVENT/VTODO where the person's calendars are: their CalDAV server when
+    one is configured, else the vdir. Returns where it went, for the answer."""
+    uid = str(component["uid"])
+    if ctx.settings.config.caldav.url:
+        from . import caldav
+
+        with caldav.connect(ctx.settings.config.caldav) as server:
+            collection = server.pick(name, component.name)
+            created = server.put(collection, uid, _with_zones(component))
+        place = f"{what} '{collection.name}' on {collection.url}"
+    else:
+        local, new = _collection(ctx, kind, name, component.name, default)
+        path, created = vdir.add_item(local, uid, _with_zones(component), ".ics")
+        place = f"{what} '{local.name}'{new} ({path})"
+    return place if created else f"{place}, where this very request had already put it"
 
 
 def create_calendar_event(
@@ -339,11 +375,9 @@ def create_calendar_event(
     if end <= start:
         raise ToolError(f"the event ends ({_when(end)}) before it starts ({_when(start)})")
     attendees = _addresses(invitees, "invitees")
-    name = safe_name(calendar, DEFAULT_CALENDAR)
-    path = inside(_folder(ctx, "calendars_dir"), f"{name}.ics")
 
     event = Event()
-    event.add("uid", _uid(ctx))
+    event.add("uid", vdir.item_uid(ctx.key))
     event.add("dtstamp", datetime.now(timezone.utc))
     event.add("dtstart", _ics_time(start))
     event.add("dtend", _ics_time(end))
@@ -357,14 +391,11 @@ def create_calendar_event(
         if display:
             attendee.params["CN"] = display
         attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendee.params["PARTSTAT"] = "NEEDS-ACTION"
         attendee.params["RSVP"] = "TRUE"
         event.add("attendee", attendee, encode=0)
-    with folder_lock(path.parent):
-        cal = _load_calendar(path, name)
-        if _already(cal, _uid(ctx)) is None:
-            cal.add_component(event)
-            _save_calendar(path, cal)
-    return f"Created event '{title.strip() or 'Event'}' on {_when(start)}-{end:%H:%M} in calendar '{name}' ({path})"
+    place = _save_item(ctx, "calendars", calendar, event, DEFAULT_CALENDAR, "calendar")
+    return f"Created event '{title.strip() or 'Event'}' on {_when(start)}-{end:%H:%M} in {place}"
 
 
 def create_reminder(
@@ -377,11 +408,9 @@ def create_reminder(
     if not 0 <= priority <= 9:
         raise ToolError(f"priority must be 0 (none), 1 (high), 5 (medium) or 9 (low), not {priority}")
     due = _date_arg(ctx, due_date, "due_date")
-    list_title = safe_name(list_name, DEFAULT_REMINDERS)
-    path = inside(_folder(ctx, "reminders_dir"), f"{list_title}.ics")
 
     todo = Todo()
-    todo.add("uid", _uid(ctx))
+    todo.add("uid", vdir.item_uid(ctx.key))
     todo.add("dtstamp", datetime.now(timezone.utc))
     todo.add("summary", name.strip())
     todo.add("status", "NEEDS-ACTION")
@@ -391,13 +420,9 @@ def create_reminder(
         todo.add("priority", priority)
     if notes.strip():
         todo.add("description", notes.strip())
-    with folder_lock(path.parent):
-        cal = _load_calendar(path, list_title)
-        if _already(cal, _uid(ctx)) is None:
-            cal.add_component(todo)
-            _save_calendar(path, cal)
+    place = _save_item(ctx, "reminders", list_name, todo, DEFAULT_REMINDERS, "list")
     when = "" if due is None else f" due {due:%a %d %b %Y}" if all_day else f" due {_when(due)}"
-    return f"Created reminder '{name.strip()}'{when} in list '{list_title}' ({path})"
+    return f"Created reminder '{name.strip()}'{when} in {place}"
 
 
 # ---------------------------------------------------------------- notes (Markdown)
@@ -405,7 +430,7 @@ def create_reminder(
 
 def _note_folders(ctx: ToolContext, folder: str) -> list[Path]:
     """The folder named, or every notes folder when none is (default folder first)."""
-    root = _folder(ctx, "notes_dir")
+    root = data_folder(ctx.settings, "notes_dir")
     if folder.strip():
         return [inside(root, safe_name(folder))]
     default = inside(root, DEFAULT_NOTES_FOLDER)
@@ -434,7 +459,7 @@ def create_note(ctx: ToolContext, name: str, content: str, folder: str) -> str:
     title = " ".join(name.split())
     if not title:
         raise ToolError("a note needs a title")
-    folder_path = inside(_folder(ctx, "notes_dir"), safe_name(folder, DEFAULT_NOTES_FOLDER))
+    folder_path = inside(data_folder(ctx.settings, "notes_dir"), safe_name(folder, DEFAULT_NOTES_FOLDER))
     body = content.strip("\n")
     if body.startswith(f"# {title}"):  # the model often repeats the title as a heading
         text = body + "\n"
@@ -551,7 +576,7 @@ def _attach(msg: EmailMessage, attachments: Sequence[str]) -> None:
 
 
 def _save_draft(ctx: ToolContext, msg: EmailMessage) -> Path:
-    folder = _folder(ctx, "drafts_dir")
+    folder = data_folder(ctx.settings, "drafts_dir")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     subject = str(msg["Subject"] or "")
     name = safe_name(f"{stamp} {subject}"[:80], stamp)
@@ -613,7 +638,7 @@ def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
         if not path.is_file():
             raise ToolError(f"portable.reply_to names {path}, which does not exist")
     else:
-        inbox = _folder(ctx, "inbox_dir")
+        inbox = data_folder(ctx.settings, "inbox_dir")
         messages = [p for p in inbox.glob("*.eml") if p.is_file()] if inbox.is_dir() else []
         if not messages:
             raise ToolError(

@@ -1,0 +1,248 @@
+"""vdir: the folder layout khal, todoman, khard and vdirsyncer share (pimutils' ``vdir.rst``).
+
+A storage folder holds collections (a calendar, a task list, an address book), one folder
+each, named by its ``displayname`` file or else by the folder. A collection holds one item per
+file, ``<uid>.ics`` or ``<uid>.vcf``. Items are written under a temporary name and linked into
+place, so a reader never sees half an item and an existing item is never overwritten.
+
+Where the storage folders are comes from the person's khal, todoman and khard configs
+(``pim_roots``); an old single-file calendar (``calendars/Work.ics``) is split into a
+collection once (``migrate``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import NAMESPACE_URL, uuid5
+
+from ..errors import ToolError
+from .files import atomic_write_bytes, folder_lock, inside, safe_name
+from .matching import normalise
+
+log = logging.getLogger(__name__)
+
+OLD_LAYOUT = ".old-layout"  # where migrate() keeps the single-file calendars it split
+_SNIFFED = 5  # items read to tell a calendar from a task list
+
+
+@dataclass(frozen=True)
+class Collection:
+    path: Path
+    name: str  # displayname, else the folder's name
+
+
+def item_uid(key: str) -> str:
+    """A UID for the item one tool call creates: 32 hex digits, the same for the same call
+    (``ToolContext.key``), so a retried call finds its item; no "@", which vdirsyncer renames."""
+    return uuid5(NAMESPACE_URL, f"tinyagent:{key}").hex
+
+
+def collections(root: Path) -> list[Collection]:
+    """The collections in a storage folder, by name; hidden folders are not collections."""
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found.append(Collection(folder, _displayname(folder)))
+    return found
+
+
+def _displayname(folder: Path) -> str:
+    try:
+        name = " ".join((folder / "displayname").read_text(encoding="utf-8").split())
+    except (OSError, UnicodeDecodeError):
+        name = ""
+    return name or folder.name
+
+
+def holds(collection: Collection, component: str) -> bool | None:
+    """Whether the collection's items are ``component`` (VEVENT, VTODO, VCARD); None when it is empty."""
+    marker = f"BEGIN:{component}".encode()
+    seen = False
+    for item in _items(collection.path, ".vcf" if component == "VCARD" else ".ics", _SNIFFED):
+        seen = True
+        try:
+            if marker in item.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False if seen else None
+
+
+def _items(folder: Path, suffix: str, limit: int) -> Iterator[Path]:
+    count = 0
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.endswith(suffix) and not entry.name.startswith(".") and entry.is_file():
+            yield Path(entry.path)
+            count += 1
+            if count >= limit:
+                return
+
+
+def choose(root: Path, name: str, component: str, default: str) -> tuple[Collection, bool]:
+    """The collection ``name`` names (its displayname or folder, loosely); for no name the
+    configured ``default``, else the first that holds ``component`` or nothing yet.
+    Returns (collection, whether it was created now). A name that matches none makes a new one.
+    """
+    existing = collections(root)
+    wanted = normalise(name) if name.strip() else ""
+    if wanted:
+        for collection in existing:
+            if wanted in (normalise(collection.name), normalise(collection.path.name)):
+                return collection, False
+        return create(root, name), True
+    for collection in existing:
+        if normalise(default) in (normalise(collection.name), normalise(collection.path.name)):
+            return collection, False
+    fitting = [c for c in existing if holds(c, component) is not False]
+    fitting.sort(key=lambda c: holds(c, component) is None)  # those holding the kind first
+    if fitting:
+        return fitting[0], False
+    return create(root, default), True
+
+
+def create(root: Path, name: str) -> Collection:
+    """A new collection folder named after ``name``, with ``name`` as its displayname."""
+    title = " ".join(name.split())
+    folder = inside(root, safe_name(title))
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "displayname").exists():  # two writers at once write the same name: no lock
+        atomic_write_bytes(folder / "displayname", title.encode("utf-8"))
+    return Collection(folder, _displayname(folder))
+
+
+def add_item(collection: Collection, uid: str, data: bytes, suffix: str) -> tuple[Path, bool]:
+    """Write ``<uid><suffix>`` into the collection; (path, False) when it is already there.
+
+    The item is written under a hidden temporary name and hard-linked to its own: the link
+    fails rather than replace a file of that name, and a reader sees all of the item or none.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", uid):
+        raise ToolError(f"cannot store an item with UID {uid!r} as a file name")
+    path = inside(collection.path, f"{uid}{suffix}")
+    if path.exists():
+        return path, False
+    temporary = collection.path / f".{uid}{suffix}.tmp"
+    atomic_write_bytes(temporary, data)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return path, False
+    except OSError:  # a file system without hard links: the folder's lock instead
+        with folder_lock(collection.path):
+            if path.exists():
+                return path, False
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path, True
+
+
+# ---------------------------------------------------------------- where the person's PIM lives
+
+
+@dataclass(frozen=True)
+class Found:
+    """A storage folder another program's config names, and that config."""
+
+    root: Path
+    source: Path  # the config file
+    default: str = ""  # the default calendar, list or address book it names
+
+
+def _config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def _paths_in(text: str) -> list[str]:
+    """Every ``path = ...`` value of a khal/khard/todoman config, quotes removed."""
+    values = re.findall(r"""^\s*path\s*=\s*(.+?)\s*$""", text, flags=re.MULTILINE)
+    return [v.strip().strip("'\"") for v in values]
+
+
+def _setting(text: str, key: str) -> str:
+    match = re.search(rf"""^\s*{key}\s*=\s*(.+?)\s*$""", text, flags=re.MULTILINE)
+    return match.group(1).strip().strip("'\"") if match else ""
+
+
+def _root_of(path: str) -> Path:
+    """The storage folder of a configured path: ``~/.calendars/*`` and ``~/.calendars/home/``
+    both mean ``~/.calendars``."""
+    return Path(os.path.expandvars(path.rstrip("/").removesuffix("*").rstrip("/"))).expanduser() \
+        if path.rstrip("/").endswith("*") else Path(os.path.expandvars(path.rstrip("/"))).expanduser().parent
+
+
+def _read(config: Path) -> str:
+    try:
+        return config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def pim_roots() -> dict[str, Found]:
+    """The storage folders the person's own programs use: ``calendars`` (khal), ``reminders``
+    (todoman), ``contacts`` (khard); only those whose config exists and names a path."""
+    home = _config_home()
+    programs = {
+        "calendars": (home / "khal" / "config", "default_calendar"),
+        "reminders": (home / "todoman" / "config.py", "default_list"),
+        "contacts": (home / "khard" / "khard.conf", "default_addressbook"),
+    }
+    found: dict[str, Found] = {}
+    for kind, (config, default_key) in programs.items():
+        paths = _paths_in(_read(config))
+        if paths:
+            found[kind] = Found(_root_of(paths[0]), config, _setting(_read(config), default_key))
+    return found
+
+
+# ---------------------------------------------------------------- the old layout
+
+
+def migrate(root: Path, what: str) -> str:
+    """Split single-file calendars (``root/Work.ics``, the layout before vdir) into collections;
+    the old file is kept in ``root/.old-layout``. Returns the line saying what moved, or ""."""
+    if not root.is_dir() or not any(p.is_file() for p in root.glob("*.ics")):
+        return ""
+    from icalendar import Calendar
+
+    moved: list[str] = []
+    with folder_lock(root):
+        for old in sorted(p for p in root.glob("*.ics") if p.is_file()):
+            try:
+                calendar = Calendar.from_ical(old.read_bytes())
+            except (OSError, ValueError) as exc:
+                log.warning("%s is not a valid iCalendar file, left where it is (%s)", old, exc)
+                continue
+            collection = Collection(inside(root, old.stem), old.stem)
+            collection.path.mkdir(exist_ok=True)
+            if not (collection.path / "displayname").exists():
+                name = str(calendar.get("x-wr-calname") or old.stem)
+                atomic_write_bytes(collection.path / "displayname", name.encode("utf-8"))
+            zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+            items = [c for c in calendar.subcomponents if c.name in ("VEVENT", "VTODO", "VJOURNAL")]
+            for component in items:
+                single = Calendar()
+                for key in ("prodid", "version"):
+                    single.add(key, calendar.get(key) or ("2.0" if key == "version" else "-//tinyagent//EN"))
+                for zone in zones:
+                    single.add_component(zone)
+                single.add_component(component)
+                uid = str(component.get("uid") or "") or item_uid(f"{old}:{len(moved)}")
+                add_item(collection, item_uid(uid), single.to_ical(), ".ics")
+            keep = inside(root, OLD_LAYOUT)
+            keep.mkdir(exist_ok=True)
+            os.replace(old, keep / old.name)
+            moved.append(f"{len(items)} from {old.name}")
+    if not moved:
+        return ""
+    return f"moved {what} into the vdir {root} ({'; '.join(moved)}); the old files are in {root / OLD_LAYOUT}"
