@@ -122,13 +122,20 @@ def _macos(settings: Settings, catalog: Catalog | None) -> list[Check]:
 
 
 def _folder(settings: Settings, key: str) -> Check:
-    from ..tools.portable import data_folder
+    from ..tools.portable import STORES, data_folder, store
 
     path = data_folder(settings, key)
     name = f"portable.{key}"
+    found = store(settings, STORES[key]) if key in STORES else None
+    if found is not None and found.source is not None and found.source != settings.paths.config_file:
+        program = found.source.parent.name  # ~/.config/khal/config: khal
+        default = f", default {found.default!r}" if found.default else ""
+        path_from = f"{path} (as {program} has it in {found.source}{default})"
+    else:
+        path_from = str(path)
     if path.is_dir():
         if os.access(path, os.W_OK | os.X_OK):
-            return Check(name, "ok", f"{path} (writable)")
+            return Check(name, "ok", f"{path_from} (writable)")
         return Check(name, "fail", f"{path} is not writable", f"chmod u+w {path}")
     if path.exists():
         return Check(name, "fail", f"{path} is not a folder", f"move it away or set {name} in config")
@@ -137,7 +144,7 @@ def _folder(settings: Settings, key: str) -> Check:
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not os.access(parent, os.W_OK):
         return Check(name, "fail", f"{path} cannot be created ({parent} is not writable)", f"set {name} in config")
-    return Check(name, "info", f"{path} does not exist yet; made on first use")
+    return Check(name, "info", f"{path_from} does not exist yet; made on first use")
 
 
 def _portable(settings: Settings) -> list[Check]:

@@ -41,6 +41,7 @@ _PROPFIND = b"""<?xml version="1.0" encoding="utf-8"?>
 </d:propfind>
 """
 _KINDS = {"VEVENT": "events", "VTODO": "reminders"}
+_NOT_SET_UP = "CalDAV is not set up: set caldav.url (and caldav.username, caldav.password_cmd) in the config"
 
 
 @dataclass(frozen=True)
@@ -72,17 +73,21 @@ class _Resource:
             return None
         url = self.url if self.url.endswith("/") else self.url + "/"
         name_element = self.props.get(f"{DAV}displayname")
-        name = (name_element.text or "").strip() if name_element is not None else ""
+        # Whitespace collapsed: a name goes into one-line messages.
+        name = " ".join((name_element.text or "").split()) if name_element is not None else ""
         comps = self.props.get(f"{CAL}supported-calendar-component-set")
-        components = frozenset(
-            (comp.get("name") or "").upper() for comp in (comps if comps is not None else ()) if comp.tag == f"{CAL}comp"
-        ) - {""}
-        return Collection(url, name or unquote(url.rstrip("/").rsplit("/", 1)[-1]), components)
+        listed = comps.findall(f"{CAL}comp") if comps is not None else []
+        components = frozenset((comp.get("name") or "").upper() for comp in listed) - {""}
+        return Collection(url, name or _last_segment(url), components)
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _last_segment(url: str) -> str:
+    return unquote(url.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _normal(name: str) -> str:
@@ -97,7 +102,7 @@ class CalDAV:
         import httpx
 
         if not config.url.strip():
-            raise ToolUnavailable("CalDAV is not set up: set caldav.url (and caldav.username, caldav.password_cmd) in the config")
+            raise ToolUnavailable(_NOT_SET_UP)
         self.config = config
         self.url = config.url.strip()
         self.host = urlsplit(self.url).netloc or self.url
@@ -162,17 +167,16 @@ class CalDAV:
                 + ", ".join(c.name for c in found)
             )
         wanted = _normal(name)
-        matches = [
-            c for c in found if wanted in (_normal(c.name), _normal(unquote(c.url.rstrip("/").rsplit("/", 1)[-1])))
-        ]
+        matches = [c for c in found if wanted in (_normal(c.name), _normal(_last_segment(c.url)))]
         if not matches:
-            raise ToolError(
-                f"no calendar named {name.strip()!r} on {self.host} (calendars there: {', '.join(c.name for c in found)})"
-            )
+            names = ", ".join(c.name for c in found)
+            raise ToolError(f"no calendar named {name.strip()!r} on {self.host} (calendars there: {names})")
         for collection in matches:
             if collection.takes(component):
                 return collection
-        raise ToolError(f"calendar {matches[0].name!r} on {self.host} does not take {kind} ({component}); pick another")
+        raise ToolError(
+            f"calendar {matches[0].name!r} on {self.host} does not take {kind} ({component}); pick another"
+        )
 
     def get(self, collection: Collection, uid: str) -> bytes:
         """The stored text of item ``uid`` (as put() named it)."""
@@ -210,16 +214,21 @@ class CalDAV:
             # item actually there is "already added".
             if self._exists(url):
                 return False
-            raise ToolError(f"{self.host} refused to save the {kind} in {collection.name!r} (HTTP 412 precondition failed)")
+            raise ToolError(
+                f"{self.host} refused to save the {kind} in {collection.name!r} (HTTP 412 precondition failed)"
+            )
         if status == 403:
             if b"supported-calendar-component" in response.content:
-                raise ToolError(f"calendar {collection.name!r} on {self.host} does not take {kind}s (HTTP 403); pick another")
+                raise ToolError(
+                    f"calendar {collection.name!r} on {self.host} does not take {kind}s (HTTP 403); pick another"
+                )
             raise ToolError(
                 f"{self.host} does not let {self.config.username or 'this account'} write to calendar "
                 f"{collection.name!r} (HTTP 403); pick another calendar or ask its owner"
             )
         if status == 404:
-            raise ToolError(f"{self.host} has no calendar at {urlsplit(collection.url).path} (HTTP 404): check caldav.url")
+            path = urlsplit(collection.url).path
+            raise ToolError(f"{self.host} has no calendar at {path} (HTTP 404): check caldav.url")
         raise self._status_error(response, f"saving the {kind} in calendar {collection.name!r}")
 
     def _exists(self, url: str) -> bool:
@@ -238,11 +247,12 @@ class CalDAV:
 
         try:
             return self._client.request(method, url, content=body, headers=headers)
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise ToolError(f"caldav.url {self.url!r} is not a usable URL ({_first_line(exc)})") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # no connection: nothing was sent
             raise ToolError(
-                f"cannot reach the CalDAV server {self.host} ({_first_line(exc)}): is it running, and is caldav.url right?"
+                f"cannot reach the CalDAV server {self.host} ({_first_line(exc)}): "
+                "is it running, and is caldav.url right?"
             ) from None
         except httpx.HTTPError as exc:
             if write:
@@ -255,7 +265,9 @@ class CalDAV:
                     f"{self.host} did not answer within {self.config.timeout:g} s while {doing} (nothing was "
                     "changed); try again, or raise caldav.timeout"
                 ) from None
-            raise ToolError(f"the connection to {self.host} failed while {doing} ({_first_line(exc)}); nothing was changed") from None
+            raise ToolError(
+                f"the connection to {self.host} failed while {doing} ({_first_line(exc)}); nothing was changed"
+            ) from None
 
     def _status_error(self, response: httpx.Response, doing: str) -> ToolError:
         status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
@@ -265,9 +277,12 @@ class CalDAV:
                 "check caldav.username and caldav.password_cmd"
             )
         if response.status_code == 403:
-            return ToolError(f"{self.host} does not allow {doing} ({status}): check caldav.url and the account's rights")
+            return ToolError(
+                f"{self.host} does not allow {doing} ({status}): check caldav.url and the account's rights"
+            )
         if response.status_code == 404:
-            return ToolError(f"{self.host} has nothing at {urlsplit(str(response.url)).path} ({status}): check caldav.url")
+            path = urlsplit(str(response.url)).path
+            return ToolError(f"{self.host} has nothing at {path} ({status}): check caldav.url")
         if response.status_code >= 500:
             return ToolError(f"{self.host} failed while {doing} ({status}); try again later")
         return ToolError(f"{self.host} refused {doing} ({status})")
@@ -277,8 +292,12 @@ class CalDAV:
         doing = f"listing calendars at {path}"
         headers = {"Depth": depth, "Content-Type": "application/xml; charset=utf-8"}
         response = self._send("PROPFIND", url, doing=doing, body=_PROPFIND, headers=headers)
-        if response.status_code == 405:
-            raise ToolError(f"{self.host} does not speak CalDAV at {path} (HTTP 405 to PROPFIND): check caldav.url")
+        if response.status_code == 405 or 200 <= response.status_code < 300 and response.status_code != 207:
+            # 405: no WebDAV there; 200: a web server that ignored the method and sent a page
+            raise ToolError(
+                f"{self.host} does not speak CalDAV at {path} (HTTP {response.status_code} to PROPFIND): "
+                "check caldav.url"
+            )
         if response.status_code != 207:
             raise self._status_error(response, doing)
         return self._multistatus(response)
@@ -313,5 +332,5 @@ class CalDAV:
 def connect(config: CaldavConfig) -> CalDAV:
     """A client for the configured server, its password from caldav.password_cmd or the keyring."""
     if not config.url.strip():
-        raise ToolUnavailable("CalDAV is not set up: set caldav.url (and caldav.username, caldav.password_cmd) in the config")
+        raise ToolUnavailable(_NOT_SET_UP)
     return CalDAV(config, secrets.password("caldav", config.username, config.password_cmd))

@@ -77,14 +77,14 @@ _TRANSPORT = {
 # ---------------------------------------------------------------- shared pieces
 
 
-_STORES = {"calendars_dir": "calendars", "reminders_dir": "reminders", "contacts_dir": "contacts"}
+STORES = {"calendars_dir": "calendars", "reminders_dir": "reminders", "contacts_dir": "contacts"}
 
 
 def data_folder(settings: Settings, key: str) -> Path:
     """A ``portable.*_dir`` folder (relative to the data dir unless the config gives an
     absolute one; the vdir ones as ``store`` finds them)."""
-    if key in _STORES:
-        return store(settings, _STORES[key]).root
+    if key in STORES:
+        return store(settings, STORES[key]).root
     return settings.paths.data_dir / Path(getattr(settings.config.portable, key)).expanduser()
 
 

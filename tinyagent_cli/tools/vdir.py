@@ -155,7 +155,7 @@ class Found:
     """A storage folder another program's config names, and that config."""
 
     root: Path
-    source: Path  # the config file
+    source: Path | None  # the config file; None: nobody configured it (the data dir's)
     default: str = ""  # the default calendar, list or address book it names
 
 
