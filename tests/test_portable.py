@@ -6,6 +6,8 @@ from __future__ import annotations
 import email
 import json
 import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
@@ -562,6 +564,35 @@ def test_maps_urls(env: Env) -> None:
     assert "no location" in env.fails('1. maps_open_location("  ")\n2. join()')
 
 
+@pytest.mark.parametrize("provider", ["osm", "geo"])
+def test_maps_from_openstreetmap_or_the_map_app_and_transit_from_google_saying_so(
+    home: Path, tmp_path: Path, provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = make_env(home, tmp_path, f"maps:\n  provider: {provider}\n")
+    with caplog.at_level("WARNING"):
+        location, cycling, transit = env.ok(
+            '1. maps_open_location("Café de Flore, Paris")\n'
+            '2. maps_show_directions("Gare du Nord", "Café de Flore & Co", "b")\n'
+            '3. maps_show_directions("", "Orsay", "r")\n4. join()\n'
+        )
+    if provider == "osm":
+        assert location == "https://www.openstreetmap.org/search?query=Caf%C3%A9+de+Flore%2C+Paris"
+    else:
+        assert urlsplit(location).scheme == "geo" and parse_qs(urlsplit(location).query) == {"q": ["Café de Flore, Paris"]}
+    route = urlsplit(cycling)
+    assert route.netloc == "www.openstreetmap.org" and route.path == "/directions"
+    assert parse_qs(route.query) == {"engine": ["fossgis_osrm_bike"], "from": ["Gare du Nord"], "to": ["Café de Flore & Co"]}
+    assert urlsplit(transit).netloc == "www.google.com" and parse_qs(urlsplit(transit).query)["travelmode"] == ["transit"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "OpenStreetMap has no public transit directions: a Google Maps link instead"]
+
+
+def test_a_maps_provider_not_known_is_a_config_error(home: Path) -> None:
+    write_config(home, "maps:\n  provider: bing\n")
+    with pytest.raises(ConfigError, match="maps.provider must be google or osm or geo, not 'bing'"):
+        Settings.load()
+
+
 # ---------------------------------------------------------------- files
 
 
@@ -586,8 +617,44 @@ def test_file_search_stops_at_its_limit(env: Env, monkeypatch: pytest.MonkeyPatc
         (env.files / f"dir{i}").mkdir()
         (env.files / f"dir{i}" / f"file{i}.txt").write_text("x")
     monkeypatch.setattr(portable, "MAX_WALK_ENTRIES", 10)
+    monkeypatch.setattr(portable, "_indexed", lambda *_: None)  # no plocate or fd: the walk alone
     error = env.fails('1. open_and_get_file_path("file29")\n2. join()')
     assert "stopped after" in error and "file_roots" in error
+
+
+@pytest.mark.skipif(not shutil.which("fdfind") and not shutil.which("fd"), reason="fd is not installed")
+def test_fd_finds_what_the_walk_gives_up_on(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(30):
+        (env.files / f"dir{i}").mkdir()
+        (env.files / f"dir{i}" / f"file{i}.txt").write_text("x")
+    (env.files / "dir3" / "node_modules").mkdir()
+    (env.files / "dir3" / "node_modules" / "Q3_deck.pdf").write_text("x")
+    (env.files / "dir4" / "Q3 deck.pdf").write_text("x")
+    monkeypatch.setattr(portable, "MAX_WALK_ENTRIES", 10)
+    assert env.ok('1. open_and_get_file_path("file29")\n2. join()')[0] == str(env.files / "dir29" / "file29.txt")
+    assert env.ok('1. open_and_get_file_path("q3 deck")\n2. join()')[0] == str(env.files / "dir4" / "Q3 deck.pdf")
+
+
+@pytest.mark.skipif(not shutil.which("plocate") or not shutil.which("updatedb"), reason="plocate is not installed")
+def test_plocate_is_asked_when_its_database_exists_and_each_hit_is_checked(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = tmp_path / "files"
+    (files / "deep" / "er").mkdir(parents=True)
+    (files / "deep" / "er" / "Tax return 2025.pdf").write_text("x")
+    (files / "gone tax return 2025.pdf").write_text("x")
+    database = tmp_path / "files.db"
+    subprocess.run(["updatedb", "--require-visibility", "0", "--database-root", str(files), "--output", str(database),
+                    "--prunepaths", ""], check=True, capture_output=True)
+    (files / "gone tax return 2025.pdf").unlink()  # the database is older than the files
+    env = make_env(home, tmp_path, f"  locate_db: {json.dumps(str(database))}\n")
+    monkeypatch.setattr(portable, "MAX_WALK_ENTRIES", 1)  # only plocate can find it
+    only = tmp_path / "bin"
+    only.mkdir()
+    (only / "plocate").symlink_to(shutil.which("plocate"))
+    monkeypatch.setenv("PATH", str(only))  # plocate and no fd
+    assert env.ok('1. open_and_get_file_path("tax return 2025")\n2. join()')[0] == str(
+        files / "deep" / "er" / "Tax return 2025.pdf")
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="xdg-open is the Linux opener")

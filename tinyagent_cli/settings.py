@@ -70,6 +70,7 @@ class PortableConfig:
     reply_to: str = ""  # a message file that reply/forward act on; default: newest in inbox
     mail_from: str = ""  # the From of drafts; default: TINYAGENT_MAIL_FROM, EMAIL, or user@localhost
     file_roots: tuple[str, ...] = ("~",)
+    locate_db: str = "/var/lib/plocate/plocate.db"  # file search asks plocate when this exists, else fd
     open_files: bool = True  # open found files and URLs with the system opener
 
 

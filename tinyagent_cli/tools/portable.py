@@ -140,8 +140,12 @@ def _has_display() -> bool:
 
 
 def _open_url(ctx: ToolContext, url: str) -> None:
-    """Show a URL in the person's browser, without waiting for it; silently not when headless."""
+    """Show a URL in the person's browser (a geo: URI in their map app), without waiting for
+    it; silently not when headless."""
     if not ctx.settings.config.portable.open_files or not _has_display():
+        return
+    if not url.startswith("http"):
+        _open_path(ctx, url)  # only the system opener knows which program takes geo:
         return
     import threading
     import webbrowser
@@ -154,8 +158,8 @@ def _open_url(ctx: ToolContext, url: str) -> None:
     threading.Thread(target=browser.open, args=(url,), daemon=True).start()
 
 
-def _open_path(ctx: ToolContext, path: Path) -> None:
-    """Open a file with the system opener; failing to show it does not fail finding it."""
+def _open_path(ctx: ToolContext, path: Path | str) -> None:
+    """Open a file (or URI) with the system opener; failing to show it does not fail finding it."""
     if not ctx.settings.config.portable.open_files or not _has_display():
         return
     if sys.platform == "win32":
@@ -813,14 +817,22 @@ def send_sms(ctx: ToolContext, recipients: list[str], message: str) -> str:
     return f"Sent to {', '.join(sent)} through KDE Connect (device {found.device})"
 
 
-# ---------------------------------------------------------------- maps (Google Maps URLs)
+# ---------------------------------------------------------------- maps (URLs for the browser or map app)
+
+_OSM_ENGINE = {"driving": "fossgis_osrm_car", "walking": "fossgis_osrm_foot", "bicycling": "fossgis_osrm_bike"}
 
 
 def maps_open_location(ctx: ToolContext, location: str) -> str:
     place = " ".join(location.split())
     if not place:
         raise ToolError("no location given")
-    url = "https://www.google.com/maps/search/?" + urlencode({"api": "1", "query": place})
+    provider = ctx.settings.config.maps.provider
+    if provider == "osm":
+        url = "https://www.openstreetmap.org/search?" + urlencode({"query": place})
+    elif provider == "geo":  # RFC 5870 with the "q" search most map apps read (GNOME Maps, Android)
+        url = "geo:0,0?" + urlencode({"q": place})
+    else:
+        url = "https://www.google.com/maps/search/?" + urlencode({"api": "1", "query": place})
     _open_url(ctx, url)
     return url
 
@@ -832,11 +844,19 @@ def maps_show_directions(ctx: ToolContext, start_location: str, end_location: st
     mode = _TRANSPORT.get(transport.strip().lower())
     if mode is None:
         raise ToolError(f"transport must be d (driving), w (walking) or r (public transit), not {transport!r}")
-    params = {"api": "1", "destination": destination, "travelmode": mode}
     origin = " ".join(start_location.split())
-    if origin:  # no origin: Google Maps starts from where the person is
-        params["origin"] = origin
-    url = "https://www.google.com/maps/dir/?" + urlencode(params)
+    provider = ctx.settings.config.maps.provider
+    if provider != "google" and mode in _OSM_ENGINE:  # a geo: URI cannot ask for a route: OSM can
+        url = "https://www.openstreetmap.org/directions?" + urlencode(
+            {"engine": _OSM_ENGINE[mode], "from": origin, "to": destination})
+    else:
+        if provider != "google":
+            # The URL is the task's result (it may be texted on): the why goes to the person apart.
+            log.warning("OpenStreetMap has no public transit directions: a Google Maps link instead")
+        params = {"api": "1", "destination": destination, "travelmode": mode}
+        if origin:  # no origin: Google Maps starts from where the person is
+            params["origin"] = origin
+        url = "https://www.google.com/maps/dir/?" + urlencode(params)
     _open_url(ctx, url)
     return url
 
@@ -892,6 +912,56 @@ def find_file(roots: Sequence[Path], query: str) -> tuple[Path | None, int, bool
     return (Path(first_seen[match]) if match is not None else None), seen, stopped
 
 
+def _ranked(candidates: Sequence[Path], query: str) -> Path | None:
+    """``find_file``'s choice among the hits of an index: the name itself (with or without
+    its extension), shallowest first, else the closest name."""
+    wanted = _file_key(query)
+    suffix = Path(query).suffix
+    with_extension = bool(suffix) and suffix[1:].isalnum() and len(suffix) <= 6
+    by_key: dict[str, Path] = {}
+    for path in sorted(candidates, key=lambda p: (len(p.parts), str(p))):
+        by_key.setdefault(_file_key(path.name if with_extension else path.stem), path)
+    if wanted in by_key:
+        return by_key[wanted]
+    match = best_match(wanted, list(by_key))
+    return by_key[match] if match is not None else None
+
+
+def _indexed(ctx: ToolContext, roots: Sequence[Path], query: str) -> Path | None:
+    """A file found through plocate's database (when there is one) or fd, in place of the walk:
+    they answer in milliseconds where the walk may give up. None: ask the walk."""
+    words = re.findall(r"\w+", query)
+    if not words:
+        return None
+    database = Path(ctx.settings.config.portable.locate_db).expanduser()
+    plocate, fd = shutil.which("plocate"), shutil.which("fd") or shutil.which("fdfind")
+    if plocate and database.is_file():
+        # every word must be in the name; the database may be older than the files: each hit is checked
+        argv = [plocate, "--database", str(database), "--ignore-case", "--basename", "--limit", "2000", "--", *words]
+    elif fd:
+        # the longest word finds the candidates; ranking checks the rest
+        argv = [fd, "--type", "f", "--ignore-case", "--fixed-strings", "--no-ignore", "--max-results", "2000",
+                "--", max(words, key=len), *map(str, roots)]
+    else:
+        return None
+    try:
+        done = ctx.run(argv, timeout=MAX_WALK_SECONDS)
+    except ToolError as exc:  # a lookup stopped or broken: the walk still can answer
+        log.warning("%s: %s", Path(argv[0]).name, exc)
+        return None
+    if done.returncode not in (0, 1):  # plocate says 1 for "nothing found"
+        return None
+    bases = [r.resolve() for r in roots]
+    hits = []
+    for line in done.stdout.splitlines():
+        path = Path(line)
+        inner = next((path.relative_to(b) for b in bases if path.is_relative_to(b)), None)
+        if inner is None or any(p.startswith(".") or p in _SKIP_DIRS for p in inner.parts) or not path.is_file():
+            continue
+        hits.append(path)
+    return _ranked(hits, query)
+
+
 def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
     query = file_name.strip()
     if not query:
@@ -904,7 +974,10 @@ def open_and_get_file_path(ctx: ToolContext, file_name: str) -> str:
         roots = [r for r in roots if r.is_dir()]
         if not roots:
             raise ToolError(f"none of portable.file_roots exists ({', '.join(ctx.settings.config.portable.file_roots)})")
-        found, seen, stopped = find_file(roots, query)
+        found = _indexed(ctx, roots, query)
+        seen, stopped = 0, False
+        if found is None:
+            found, seen, stopped = find_file(roots, query)
         if found is None:
             where = ", ".join(str(r) for r in roots)
             limit = f"; the search stopped after {seen} entries, add narrower folders to portable.file_roots" if stopped else ""
