@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from icalendar import Calendar
 
+from tinyagent_cli.settings import CaldavConfig, Settings
 from tinyagent_cli.tools import portable, vdir
+from tinyagent_cli.tools.caldav import CalDAV
 from tinyagent_cli.tools.context import ToolContext
 
-from .conftest import run_cli
+from .conftest import run_cli, write_config
+from .test_caldav import free_port, radicale_server
 from .test_kdeconnect import HOSTILE as TEXT_HOSTILE
 from .test_macos import HOSTILE as SCRIPT_HOSTILE
-from .test_portable import Env, make_env, read_items
+from .test_portable import Env, make_env, read_eml, read_items
 
 BIN = Path(sys.executable).parent
 HOSTILE = list(dict.fromkeys([*SCRIPT_HOSTILE, *TEXT_HOSTILE]))
@@ -160,3 +167,151 @@ def test_doctor_says_which_folders_came_from_which_config(pim: Pim) -> None:
     assert "khal" in checks["portable.calendars_dir"]["detail"]
     assert "todoman" in checks["portable.reminders_dir"]["detail"]
     assert str(pim.contacts) in checks["portable.contacts_dir"]["detail"]
+
+
+# ---------------------------------------------------------------- CalDAV, and vdirsyncer to it
+
+
+RADICALE_ROOTS: dict[str, Path] = {}  # home URL -> the server's folder
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    folder = tmp_path_factory.mktemp("radicale")
+    with radicale_server(folder) as server:
+        RADICALE_ROOTS[server[0]] = folder
+        yield server
+
+
+def caldav_config(home: Path, url: str, user: str, password: str, extra: str = "") -> None:
+    secret = home / "secret.sh"
+    secret.write_text(f"#!/bin/sh\nprintf '%s\\n' '{password}'\n", encoding="utf-8")
+    secret.chmod(0o700)
+    write_config(home, f"backend: portable\ncaldav:\n  url: {url}\n  username: {user}\n  password_cmd: {secret}\n"
+                       f"  reminders: Tasks\n{extra}")
+
+
+def test_events_and_reminders_go_to_the_caldav_server_once(home: Path, radicale: tuple[str, str, str]) -> None:
+    url, user, password = radicale
+    caldav_config(home, url, user, password, "  calendar: Family Events\n")
+    plan = ('1. create_calendar_event("Recital", "2026-12-12T18:30:00", "", "School hall", '
+            '["ana@example.org", "Bo Li <bo@example.org>"], "", "")\n'
+            '2. create_reminder("Buy \\"flowers\\" \\\\ card", "2026-12-12", "", "", 5, True)\n3. join()\n')
+    done = run_cli(home, "exec", "--yes", "--json", "-", input=plan, env={"TZ": "Europe/Berlin"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    with CalDAV(CaldavConfig(url=url, username=user), password) as server:
+        family, tasks = server.pick("Family Events", "VEVENT"), server.pick("Tasks", "VTODO")
+        (event_href,) = [h for h in os.listdir(radicale_items(radicale, "family")) if h.endswith(".ics")]
+        event = Calendar.from_ical(server.get(family, event_href.removesuffix(".ics"))).walk("VEVENT")[0]
+        (todo_href,) = [h for h in os.listdir(radicale_items(radicale, "tasks")) if h.endswith(".ics")]
+        todo = Calendar.from_ical(server.get(tasks, todo_href.removesuffix(".ics"))).walk("VTODO")[0]
+    assert [str(a) for a in event.get("ATTENDEE")] == ["mailto:ana@example.org", "mailto:bo@example.org"]
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin" and event.decoded("DTSTART").hour == 18
+    assert str(todo["SUMMARY"]) == 'Buy "flowers" \\ card' and int(todo["PRIORITY"]) == 5
+    results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
+    assert "calendar 'Family Events' on http://127.0.0.1" in results[1]["output"]
+
+    # the same call again (a retry: same run and task) is refused by the server and said, not doubled
+    settings = Settings.load()
+    ctx = ToolContext(settings, Path("."), key="retry-1")
+    first = portable.create_reminder(ctx, "Once", "", "", "", 0, False)
+    again = portable.create_reminder(ctx, "Once", "", "", "", 0, False)
+    assert "had already put it" not in first and "had already put it" in again
+    assert sum(b"SUMMARY:Once" in (radicale_items(radicale, "tasks") / h).read_bytes()
+               for h in os.listdir(radicale_items(radicale, "tasks")) if h.endswith(".ics")) == 1
+
+
+def radicale_items(radicale: tuple[str, str, str], slug: str) -> Path:
+    """The folder Radicale keeps a calendar's items in (see test_caldav.radicale_server)."""
+    url, user, _ = radicale
+    return RADICALE_ROOTS[url] / "storage" / "collection-root" / user / slug
+
+
+def test_a_caldav_server_that_is_down_is_one_line_and_exit_1_with_nothing_written(home: Path) -> None:
+    caldav_config(home, f"http://127.0.0.1:{free_port()}/alice/", "alice", "x")
+    done = run_cli(home, "exec", "--yes", "-", input='1. create_reminder("X", "", "", "", 0, False)\n2. join()\n')
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = [l for l in done.stdout.splitlines() if l.startswith("✗ create_reminder")]
+    assert "127.0.0.1" in line
+    assert not (home / "data" / "reminders").exists()  # no local copy pretending it worked
+
+
+def test_vdirsyncer_carries_our_vdir_to_the_server_with_attendees(
+    home: Path, tmp_path: Path, radicale: tuple[str, str, str]
+) -> None:
+    url, user, password = radicale
+    env = make_env(home, tmp_path)
+    ctx = ToolContext(env.settings, Path("."), key="sync-1")
+    portable.create_calendar_event(ctx, "Board meeting", "2026-12-14T10:00:00", "", "Room 2",
+                                   ["Ana <ana@example.org>", "bo@example.org"], "", "personal")
+    config = tmp_path / "vdirsyncer.conf"
+    config.write_text(
+        f'[general]\nstatus_path = "{tmp_path / "status"}"\n'
+        '[pair cal]\na = "mine"\nb = "server"\ncollections = [["personal", "personal", "personal"]]\n'
+        f'[storage mine]\ntype = "filesystem"\npath = "{env.data / "calendars"}"\nfileext = ".ics"\n'
+        f'[storage server]\ntype = "caldav"\nurl = "{url}"\nusername = "{user}"\npassword = "{password}"\n',
+        encoding="utf-8")
+    for step in (["discover", "cal"], ["sync"]):
+        done = subprocess.run([str(BIN / "vdirsyncer"), "-c", str(config), *step], input="y\n" * 5,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+    stored = [Calendar.from_ical(p.read_bytes()).walk("VEVENT")[0]
+              for p in radicale_items(radicale, "personal").glob("*.ics")]
+    (event,) = [e for e in stored if str(e["SUMMARY"]) == "Board meeting"]
+    assert [str(a) for a in event.get("ATTENDEE")] == ["mailto:ana@example.org", "mailto:bo@example.org"]
+    assert event.get("ATTENDEE")[0].params["CN"] == "Ana"
+
+
+# ---------------------------------------------------------------- the mail program's compose window
+
+
+def recording_mailer(tmp_path: Path, code: int = 0) -> tuple[str, Path]:
+    """A MAILER for xdg-email that writes each argument it gets, NUL-ended, and exits ``code``."""
+    log = tmp_path / "mailer.log"
+    script = tmp_path / "mailer.sh"
+    script.write_text(f"#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\" >> '{log}'; done\nexit {code}\n",
+                      encoding="utf-8")
+    script.chmod(0o755)
+    return str(script), log
+
+
+@pytest.mark.skipif(not shutil.which("xdg-email"), reason="xdg-utils is not installed")
+@pytest.mark.parametrize("value", [HOSTILE[i] for i in (0, 1, 2, 3, 4)], ids=range(5))
+def test_without_imap_the_draft_opens_in_the_mail_program_with_everything_as_argv(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    mailer, log = recording_mailer(tmp_path)
+    monkeypatch.setenv("MAILER", mailer)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    env = make_env(home, tmp_path)
+    write_config(home, (home / "config" / "config.yaml").read_text().replace("open_files: false", "open_files: true"))
+    env = Env(env.home, env.data, env.files, Settings.load(), env.catalog)
+    deck = env.files / "Q3 deck.pdf"
+    deck.write_bytes(b"%PDF-1.4 deck")
+    ctx = ToolContext(env.settings, Path("."), key="compose-1")
+    said = portable.compose_new_email(ctx, ["sarah@example.org", "Bo <bo@example.org>"], ["cc@example.org"],
+                                      value, value, [str(deck)])
+    (url,) = log.read_bytes().decode().split("\0")[:-1]
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert parts.scheme == "mailto" and [unquote(parts.path), *query["to"]] == ["sarah@example.org", "bo@example.org"]
+    assert query["subject"] == [" ".join(value.split())] and query["cc"] == ["cc@example.org"]
+    # a mailto body's line breaks are CRLF (RFC 6068): the lines are what counts
+    assert [b.replace("\r\n", "\n").rstrip("\n") for b in query["body"]] == [value.strip().replace("\r\n", "\n")]
+    assert "opened in your mail program (attachments reach it only in Thunderbird)" in said
+    (eml,) = (env.data / "mail" / "drafts").glob("*.eml")
+    assert str(eml) in said  # the draft is kept as a file as well, attachment and all
+    assert [p.get_filename() for p in read_eml(eml).iter_attachments()] == ["Q3 deck.pdf"]
+
+
+@pytest.mark.skipif(not shutil.which("xdg-email"), reason="xdg-utils is not installed")
+def test_no_mail_program_set_up_is_said_and_the_draft_is_kept(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailer, _ = recording_mailer(tmp_path, code=3)
+    monkeypatch.setenv("MAILER", mailer)
+    write_config(home, "backend: portable\n")
+    ctx = ToolContext(Settings.load(), Path("."), key="compose-2")
+    said = portable.compose_new_email(ctx, ["sarah@example.org"], [], "Hi", "Hello", [])
+    assert said.startswith("Saved draft 'Hi' to sarah@example.org as ") and "could not open it" in said

@@ -81,6 +81,8 @@ class CaldavConfig:
     url: str = ""  # a calendar home (its calendars are found) or one calendar collection
     username: str = ""
     password_cmd: str = ""  # prints the password (e.g. "pass show caldav"); else the keyring
+    calendar: str = ""  # where an event with no calendar named goes; empty: the first that takes events
+    reminders: str = ""  # likewise for a reminder with no list named
     timeout: float = 15.0
 
 

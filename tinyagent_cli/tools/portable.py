@@ -346,11 +346,13 @@ def _save_item(ctx: ToolContext, kind: str, name: str, component: Any, default: 
     """Put one VEVENT/VTODO where the person's calendars are: their CalDAV server when
     one is configured, else the vdir. Returns where it went, for the answer."""
     uid = str(component["uid"])
-    if ctx.settings.config.caldav.url:
+    config = ctx.settings.config.caldav
+    if config.url:
         from . import caldav
 
-        with caldav.connect(ctx.settings.config.caldav) as server:
-            collection = server.pick(name, component.name)
+        configured = config.calendar if component.name == "VEVENT" else config.reminders
+        with caldav.connect(config) as server:
+            collection = server.pick(name.strip() or configured, component.name)
             created = server.put(collection, uid, _with_zones(component))
         place = f"{what} '{collection.name}' on {collection.url}"
     else:
@@ -579,18 +581,79 @@ def _attach(msg: EmailMessage, attachments: Sequence[str]) -> None:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
 
 
-def _save_draft(ctx: ToolContext, msg: EmailMessage) -> Path:
+def _deliver(ctx: ToolContext, msg: EmailMessage, attachments: Sequence[str]) -> str:
+    """Put a draft where the person's mail program shows it; the words saying where.
+
+    With ``imap:`` settings, into the account's Drafts folder. Otherwise a .eml file in the
+    drafts folder, handed to the mail program's compose window as well (``xdg-email``).
+    """
+    config = ctx.settings.config.imap
+    if config.host:
+        from . import imap
+
+        with imap.connect(config) as mailbox:
+            folder = mailbox.drafts_folder()
+            saved = mailbox.save_draft(msg.as_bytes(), ctx.key)
+        where = f"in {folder!r} on {config.host}"
+        return where if saved else f"{where}, where this very request had already saved it"
+    path, new = _save_draft(ctx, msg)
+    return f"as {path}" + (_compose_window(ctx, msg, path, attachments) if new else "")
+
+
+def _save_draft(ctx: ToolContext, msg: EmailMessage) -> tuple[Path, bool]:
+    """The draft as a .eml file; (path, False) when this very call saved it before."""
     folder = data_folder(ctx.settings, "drafts_dir")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     subject = str(msg["Subject"] or "")
     name = safe_name(f"{stamp} {subject}"[:80], stamp)
     with folder_lock(folder):
         path = _draft_of(folder, ctx.key)
-        if path is None:
-            path = unique_path(inside(folder, f"{name}.eml"))
-            atomic_write_bytes(path, msg.as_bytes())
-    _open_path(ctx, path)
-    return path
+        if path is not None:
+            return path, False
+        path = unique_path(inside(folder, f"{name}.eml"))
+        atomic_write_bytes(path, msg.as_bytes())
+    return path, True
+
+
+def _compose_window(ctx: ToolContext, msg: EmailMessage, path: Path, attachments: Sequence[str]) -> str:
+    """Open the draft in the person's mail program; the words saying whether it did and what
+    it could not carry. Linux: ``xdg-email``, everything as argv; elsewhere the .eml itself."""
+    program = shutil.which("xdg-email")
+    if program is None or not ctx.settings.config.portable.open_files:
+        _open_path(ctx, path)
+        return ""
+    # Without a desktop, xdg-email would start a text-mode browser: only when MAILER says which
+    if not _has_display() and not os.environ.get("MAILER"):
+        return ""
+    from email.utils import getaddresses
+
+    argv = [program, "--utf8", "--subject", str(msg["Subject"] or ""), "--body", _plain_text(msg)]
+    for _, address in getaddresses(msg.get_all("Cc", [])):
+        argv += ["--cc", address]
+    files = [str(Path(a.strip()).expanduser()) for a in attachments if a.strip()]
+    for file in files:
+        argv += ["--attach", file]
+    argv += [address for _, address in getaddresses(msg.get_all("To", []))]
+    try:
+        # Not ctx.run: a mail program started here may live on; it must not be killed with the task.
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        return f"; xdg-email could not be started ({exc.strerror or exc})"
+    try:
+        code = process.wait(_OPEN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        code = 0  # still running: the mail program has it
+    if code == 3:
+        return "; no mail program is set up to open it (xdg-email: exit 3)"
+    if code != 0:
+        return f"; xdg-email could not open it (exit {code})"
+    carried = []
+    if files:
+        carried.append("attachments reach it only in Thunderbird")
+    if any(part.get_content_type() == "message/rfc822" for part in msg.iter_attachments()):
+        carried.append("the forwarded message is only in the .eml")
+    return "; opened in your mail program" + (f" ({'; '.join(carried)})" if carried else "")
 
 
 def _draft_of(folder: Path, key: str) -> Path | None:
@@ -628,14 +691,20 @@ def _newest_from_named(newest_first: Sequence[Path], request: str) -> Path:
     return newest_first[0]
 
 
-def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
-    """The message to reply to or forward: portable.reply_to, else the newest in the inbox
-    from a sender the request names, else the newest."""
+def _source_message(ctx: ToolContext) -> tuple[str, EmailMessage]:
+    """The message to reply to or forward, and where it was found: portable.reply_to, else
+    the newest in the inbox (the IMAP account's, else the inbox folder's) from a sender the
+    request names, else the newest."""
     from email import policy
     from email.parser import BytesParser
 
     settings = ctx.settings
     configured = settings.config.portable.reply_to.strip()
+    if not configured and settings.config.imap.host:
+        from . import imap
+
+        with imap.connect(settings.config.imap) as mailbox:
+            return mailbox.newest(ctx.request)
     if configured:
         path = Path(configured).expanduser()
         path = path if path.is_absolute() else settings.paths.data_dir / path
@@ -657,15 +726,15 @@ def _source_message(ctx: ToolContext) -> tuple[Path, EmailMessage]:
         raise ToolError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not message.keys():
         raise ToolError(f"{path} is not an email message")
-    return path, message  # type: ignore[return-value]  # policy.default parses to EmailMessage
+    chosen = "portable.reply_to" if configured else "from the inbox"
+    return f"{chosen}: {path.name}", message  # type: ignore[return-value]  # policy.default: EmailMessage
 
 
 def reply_to_email_target(ctx: ToolContext) -> str:
     """The message a reply (or forward) acts on, as the plan shows it before it is confirmed."""
-    path, message = _source_message(ctx)
-    chosen = "portable.reply_to" if ctx.settings.config.portable.reply_to.strip() else "from the inbox"
+    where, message = _source_message(ctx)
     subject = " ".join(str(message.get("Subject") or "(no subject)").split())
-    return f"the message from {message.get('From', 'an unknown sender')}, {subject!r} ({chosen}: {path.name})"
+    return f"the message from {message.get('From', 'an unknown sender')}, {subject!r} ({where})"
 
 
 forward_email_target = reply_to_email_target  # both act on _source_message
@@ -691,15 +760,14 @@ def compose_new_email(
 ) -> str:
     msg = _draft(ctx, _addresses(recipients, "recipients"), _addresses(cc, "cc"), subject.strip(), context)
     _attach(msg, attachments)
-    path = _save_draft(ctx, msg)
-    return f"Saved draft '{subject.strip()}' to {msg['To'] or 'no one yet'} as {path}"
+    return f"Saved draft '{subject.strip()}' to {msg['To'] or 'no one yet'} {_deliver(ctx, msg, attachments)}"
 
 
 def reply_to_email(ctx: ToolContext, cc: list[str], context: str, attachments: list[str]) -> str:
     source, original = _source_message(ctx)
-    reply_to = _addresses([str(original.get("Reply-To") or original.get("From") or "")], f"sender of {source.name}")
+    reply_to = _addresses([str(original.get("Reply-To") or original.get("From") or "")], f"sender of {source}")
     if not reply_to:
-        raise ToolError(f"{source.name} has no From or Reply-To address to reply to")
+        raise ToolError(f"the message ({source}) has no From or Reply-To address to reply to")
     subject = _prefixed("Re:", str(original.get("Subject") or ""), ("re:",))
     quoted = "\n".join(f"> {line}" if line else ">" for line in _plain_text(original).rstrip().splitlines())
     body = context.strip()
@@ -711,8 +779,7 @@ def reply_to_email(ctx: ToolContext, cc: list[str], context: str, attachments: l
         msg["In-Reply-To"] = message_id
         msg["References"] = " ".join([*str(original.get("References") or "").split(), message_id])
     _attach(msg, attachments)
-    path = _save_draft(ctx, msg)
-    return f"Saved reply '{subject}' to {msg['To']} as {path}"
+    return f"Saved reply '{subject}' to {msg['To']} {_deliver(ctx, msg, attachments)}"
 
 
 def forward_email(
@@ -723,8 +790,7 @@ def forward_email(
     msg = _draft(ctx, _addresses(recipients, "recipients"), _addresses(cc, "cc"), subject, context)
     msg.add_attachment(original)  # message/rfc822: the original whole, with its own attachments
     _attach(msg, attachments)
-    path = _save_draft(ctx, msg)
-    return f"Saved forward '{subject}' to {msg['To'] or 'no one yet'} as {path}"
+    return f"Saved forward '{subject}' to {msg['To'] or 'no one yet'} {_deliver(ctx, msg, attachments)}"
 
 
 # ---------------------------------------------------------------- texts (KDE Connect)
