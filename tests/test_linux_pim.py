@@ -315,3 +315,27 @@ def test_no_mail_program_set_up_is_said_and_the_draft_is_kept(
     ctx = ToolContext(Settings.load(), Path("."), key="compose-2")
     said = portable.compose_new_email(ctx, ["sarah@example.org"], [], "Hi", "Hello", [])
     assert said.startswith("Saved draft 'Hi' to sarah@example.org as ") and "could not open it" in said
+
+
+def test_doctor_tries_the_caldav_server_and_says_where_things_go(home: Path, radicale: tuple[str, str, str]) -> None:
+    url, user, password = radicale
+    caldav_config(home, url, user, password)
+    checks = {c["name"]: c for c in json.loads(run_cli(home, "doctor", "--json").stdout)["checks"]}
+    assert checks["caldav"]["status"] == "ok" and "Family Events" in checks["caldav"]["detail"]
+    assert checks["-> events and reminders"]["detail"] == f"go to the CalDAV server {url}"
+    caldav_config(home, url, user, "wrong")
+    done = run_cli(home, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert done.returncode == 1 and checks["caldav"]["status"] == "fail" and "401" in checks["caldav"]["detail"]
+
+
+def test_doctor_offers_vdirsyncers_folders(home: Path, tmp_path: Path) -> None:
+    (home / "xdg" / "vdirsyncer").mkdir(parents=True)
+    (home / "xdg" / "vdirsyncer" / "config").write_text(
+        f'[general]\nstatus_path = "/tmp/x"\n[storage local]\ntype = "filesystem"\npath = "{tmp_path}/cals/"\n'
+        'fileext = ".ics"\n[storage remote]\ntype = "caldav"\nurl = "https://dav.example.org/"\n', encoding="utf-8")
+    checks = {c["name"]: c for c in json.loads(run_cli(home, "doctor", "--json").stdout)["checks"]}
+    assert checks["vdirsyncer"]["status"] == "info" and f"{tmp_path}/cals" in checks["vdirsyncer"]["detail"]
+    write_config(home, f"portable:\n  calendars_dir: {tmp_path}/cals\n")
+    checks = {c["name"]: c for c in json.loads(run_cli(home, "doctor", "--json").stdout)["checks"]}
+    assert checks["vdirsyncer"]["status"] == "ok"

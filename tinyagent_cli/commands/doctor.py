@@ -3,8 +3,10 @@
 Each check is one row: the backend in force, the config file, the tools, on macOS
 osascript and each app's automation permission (one harmless read through the same runner
 the tools use, so a refusal reads -1743 exactly as a tool would see it), Spotlight and
-``open``; on the portable backend its data folders and the KDE Connect phone texts go
-through; the models; Zoom credentials.
+``open``; on the portable backend its data folders (and which of khal's, todoman's or
+khard's configs named them), the KDE Connect phone texts go through, one request to the
+CalDAV and IMAP servers configured, vdirsyncer's folders, and where each kind of tool puts
+what it makes; the models; Zoom credentials.
 Probing an app may start it, and the first probe of each makes macOS ask for access.
 """
 
@@ -139,7 +141,7 @@ def _folder(settings: Settings, key: str) -> Check:
         return Check(name, "fail", f"{path} is not writable", f"chmod u+w {path}")
     if path.exists():
         return Check(name, "fail", f"{path} is not a folder", f"move it away or set {name} in config")
-    if key in _INPUT_FOLDERS:
+    if key in _INPUT_FOLDERS and not (key == "inbox_dir" and settings.config.imap.host):
         return Check(name, "warn", f"{path} does not exist", _INPUT_FOLDERS[key])
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not os.access(parent, os.W_OK):
@@ -156,7 +158,108 @@ def _portable(settings: Settings) -> list[Check]:
                         f"missing: {', '.join(missing)}" if missing else ", ".join(roots),
                         "set portable.file_roots in config" if missing else ""))
     checks.append(_texting())
+    checks += _servers(settings)
+    checks += _what_tools_do(settings)
     return checks
+
+
+def _servers(settings: Settings) -> list[Check]:
+    """One request to each configured server, through the tools' own client."""
+    checks = []
+    if settings.config.caldav.url:
+        from ..tools import caldav
+
+        try:
+            with caldav.connect(settings.config.caldav) as server:
+                checks.append(Check("caldav", "ok", server.check()))
+        except ToolError as exc:
+            checks.append(Check("caldav", "fail", str(exc), f"fix caldav: in {settings.paths.config_file}"))
+    if settings.config.imap.host:
+        from ..tools import imap
+
+        try:
+            with imap.connect(settings.config.imap) as mailbox:
+                checks.append(Check("imap", "ok", mailbox.check()))
+        except ToolError as exc:
+            checks.append(Check("imap", "fail", str(exc), f"fix imap: in {settings.paths.config_file}"))
+    from ..tools.vdir import config_home
+
+    vdirsyncer = config_home() / "vdirsyncer" / "config"
+    if vdirsyncer.is_file():
+        from ..tools.portable import data_folder
+
+        synced = _vdirsyncer_paths(vdirsyncer)
+        ours = data_folder(settings, "calendars_dir").resolve()
+        if any(ours == p or ours in p.parents or p in ours.parents for p in synced):
+            checks.append(Check("vdirsyncer", "ok", f"{vdirsyncer} syncs {ours} to the server"))
+        else:
+            offered = ", ".join(str(p) for p in synced) or "no filesystem storage"
+            checks.append(Check("vdirsyncer", "info", f"{vdirsyncer} syncs {offered}, not {ours}",
+                                "set portable.calendars_dir (and reminders_dir) to one of them" if synced else ""))
+    return checks
+
+
+def _vdirsyncer_paths(config: Path) -> list[Path]:
+    """The folders of vdirsyncer's filesystem storages (its config is INI with JSON values)."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(config, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return []
+    paths = []
+    for section in parser.sections():
+        if section.startswith("storage ") and parser[section].get("type", "").strip('"') == "filesystem":
+            raw = parser[section].get("path", "").strip().strip('"')
+            if raw:
+                paths.append(Path(raw).expanduser().resolve())
+    return paths
+
+
+def _what_tools_do(settings: Settings) -> list[Check]:
+    """Where each kind of tool puts what it makes, on this machine, in one line each."""
+    from ..tools.portable import data_folder
+
+    config = settings.config
+    rows = []
+    if config.caldav.url:
+        rows.append(("events and reminders", f"go to the CalDAV server {config.caldav.url}"))
+    else:
+        rows.append(("events", f"one .ics file each in a calendar under {data_folder(settings, 'calendars_dir')}"))
+        rows.append(("reminders", f"one .ics file (VTODO) each in a list under {data_folder(settings, 'reminders_dir')}"))
+    drafts = data_folder(settings, "drafts_dir")
+    if config.imap.host:
+        rows.append(("drafts", f"go to the Drafts folder of {config.imap.username or 'the account'} on {config.imap.host}"))
+        rows.append(("replies and forwards", f"act on the newest message in {config.imap.inbox} there"))
+    else:
+        mailer = _mail_program()
+        opened = f"and open in {mailer}" if mailer else "(no mail program is set up to open them)"
+        rows.append(("drafts", f".eml files in {drafts} {opened}"))
+        rows.append(("replies and forwards", f"act on the newest .eml in {data_folder(settings, 'inbox_dir')}"))
+    transit = "; transit directions from Google (OpenStreetMap has none)" if config.maps.provider != "google" else ""
+    rows.append(("maps", f"{config.maps.provider} links{transit}"))
+    locate = Path(config.portable.locate_db).expanduser()
+    searcher = ("plocate" if shutil.which("plocate") and locate.is_file()
+                else "fd" if shutil.which("fd") or shutil.which("fdfind") else "a walk of the folders")
+    rows.append(("file search", f"{searcher}, in {', '.join(config.portable.file_roots)}"))
+    return [Check(f"-> {what}", "info", detail) for what, detail in rows]
+
+
+def _mail_program() -> str:
+    """The mail program xdg-email would open ("" when there is none to find)."""
+    if os.environ.get("MAILER"):
+        return os.environ["MAILER"]
+    if not shutil.which("xdg-email") or not shutil.which("xdg-mime"):
+        return ""
+    import subprocess
+
+    try:
+        done = subprocess.run(["xdg-mime", "query", "default", "x-scheme-handler/mailto"], capture_output=True,
+                              text=True, timeout=5, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip().removesuffix(".desktop")
 
 
 def _texting() -> Check:

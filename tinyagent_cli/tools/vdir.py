@@ -159,7 +159,7 @@ class Found:
     default: str = ""  # the default calendar, list or address book it names
 
 
-def _config_home() -> Path:
+def config_home() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
 
 
@@ -191,7 +191,7 @@ def _read(config: Path) -> str:
 def pim_roots() -> dict[str, Found]:
     """The storage folders the person's own programs use: ``calendars`` (khal), ``reminders``
     (todoman), ``contacts`` (khard); only those whose config exists and names a path."""
-    home = _config_home()
+    home = config_home()
     programs = {
         "calendars": (home / "khal" / "config", "default_calendar"),
         "reminders": (home / "todoman" / "config.py", "default_list"),
