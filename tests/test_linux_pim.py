@@ -29,6 +29,7 @@ from tinyagent_cli.tools.context import ToolContext
 
 from .conftest import run_cli, write_config
 from .test_caldav import free_port, radicale_server
+from .test_imap import DOVECOT, Dovecot, add_user, deliver, dovecot_server, folder_contents, mail, parse, text
 from .test_kdeconnect import HOSTILE as TEXT_HOSTILE
 from .test_macos import HOSTILE as SCRIPT_HOSTILE
 from .test_portable import Env, make_env, read_eml, read_items
@@ -339,3 +340,91 @@ def test_doctor_offers_vdirsyncers_folders(home: Path, tmp_path: Path) -> None:
     write_config(home, f"portable:\n  calendars_dir: {tmp_path}/cals\n")
     checks = {c["name"]: c for c in json.loads(run_cli(home, "doctor", "--json").stdout)["checks"]}
     assert checks["vdirsyncer"]["status"] == "ok"
+
+
+# ---------------------------------------------------------------- IMAP: the account's Drafts and INBOX
+
+
+@pytest.fixture(scope="module")
+def mail_server() -> Iterator[Dovecot]:
+    if not Path(DOVECOT).exists():
+        pytest.skip("dovecot is not installed")
+    with dovecot_server() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    env: Env
+    account: Dovecot
+
+
+@pytest.fixture
+def mailbox(mail_server: Dovecot, home: Path, tmp_path: Path) -> Mailbox:
+    """A fresh account, and a tinyagent set up for it (its password only through password_cmd)."""
+    account = add_user(mail_server, f"u{os.urandom(4).hex()}", 'pa"ss\\word')
+    secret = home / "imap-password.sh"
+    secret.write_text(f"#!/bin/sh\nprintf '%s\\n' '{account.password}'\n", encoding="utf-8")
+    secret.chmod(0o700)
+    env = make_env(home, tmp_path, f"imap:\n  host: {account.host}\n  port: {account.port}\n  security: none\n"
+                                   f"  username: {account.user}\n  password_cmd: {secret}\n")
+    (env.data / "contacts").mkdir(parents=True)
+    (env.data / "contacts" / "sarah.vcf").write_text(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Sarah Chen\nEMAIL:sarah@example.org\nEND:VCARD\n", encoding="utf-8")
+    return Mailbox(env, account)
+
+
+def test_email_sarah_the_q3_deck_leaves_a_draft_with_the_file_in_the_accounts_drafts(mailbox: Mailbox) -> None:
+    env, account = mailbox.env, mailbox.account
+    deck = env.files / "Q3 deck.pdf"
+    deck.write_bytes(b"%PDF-1.4\n" + os.urandom(2000))
+    plan = ('1. get_email_address("Sarah")\n2. open_and_get_file_path("Q3 deck")\n'
+            '3. compose_new_email(["$1"], [], "Q3 deck", "Hi Sarah, the deck is attached.", ["$2"])\n4. join()\n')
+    done = run_cli(env.home, "exec", "--yes", "-", input=plan)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"in 'Drafts' on {account.host}" in done.stdout.replace("\n", "")
+    ((flags, raw),) = folder_contents(account, "Drafts")
+    draft = parse(raw)
+    assert b"\\Draft" in flags and draft["To"] == "sarah@example.org" and draft["Subject"] == "Q3 deck"
+    (attached,) = draft.iter_attachments()
+    assert attached.get_filename() == "Q3 deck.pdf" and attached.get_content() == deck.read_bytes()
+    assert not list((env.data / "mail" / "drafts").glob("*.eml"))  # not also a file: one draft, where it is seen
+
+
+def test_a_reply_threads_on_the_named_senders_newest_message_and_marks_nothing_read(mailbox: Mailbox) -> None:
+    env, account = mailbox.env, mailbox.account
+    deliver(account, mail("Omar Haddad <omar@example.org>", "Budget", "Numbers attached.\n"))
+    deliver(account, mail("Priya <priya@example.org>", "Lunch?", "Noon?\n"))
+    ctx = ToolContext(env.settings, Path("."), key="reply-1", request="reply to Omar that the numbers look fine")
+    assert "Omar Haddad" in portable.reply_to_email_target(ctx) and "INBOX UID 1" in portable.reply_to_email_target(ctx)
+    said = portable.reply_to_email(ctx, [], "The numbers look fine.", [])
+    assert said.startswith("Saved reply 'Re: Budget' to Omar Haddad <omar@example.org> in 'Drafts'")
+    ((_, raw),) = folder_contents(account, "Drafts")
+    reply = parse(raw)
+    original = parse(folder_contents(account, "INBOX")[0][1])
+    assert reply["In-Reply-To"] == original["Message-ID"] and reply["References"] == original["Message-ID"]
+    assert "> Numbers attached." in text(reply.get_body(("plain",)))
+    assert all(b"\\Seen" not in flags for flags, _ in folder_contents(account, "INBOX"))
+
+    forward = ToolContext(env.settings, Path("."), key="fwd-1", request="forward Priya's mail to ana@example.org")
+    portable.forward_email(forward, ["ana@example.org"], [], "FYI", [])
+    forwarded = next(parse(r) for _, r in folder_contents(account, "Drafts") if parse(r)["Subject"] == "Fwd: Lunch?")
+    (inner,) = forwarded.iter_attachments()
+    assert inner.get_content_type() == "message/rfc822" and inner.get_content()["From"] == "Priya <priya@example.org>"
+    assert all(b"\\Seen" not in flags for flags, _ in folder_contents(account, "INBOX"))
+
+
+def test_a_mail_server_that_refuses_or_is_down_is_one_line_and_exit_1(mailbox: Mailbox, home: Path) -> None:
+    env, account = mailbox.env, mailbox.account
+    plan = '1. compose_new_email(["ana@example.org"], [], "Hi", "Hello", [])\n2. join()\n'
+    config = (home / "config" / "config.yaml").read_text(encoding="utf-8")
+    write_config(home, config.replace(f"port: {account.port}", f"port: {free_port()}"))
+    down = run_cli(home, "exec", "--yes", "-", input=plan)
+    write_config(home, config.replace(f"username: {account.user}", "username: nobody-here"))
+    refused = run_cli(home, "exec", "--yes", "-", input=plan)
+    for done in (down, refused):
+        assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+        (line,) = [l for l in done.stdout.splitlines() if l.startswith("✗ compose_new_email")]
+        assert "imap" in line.lower()
+    assert "username" in refused.stdout and folder_contents(account, "Drafts") == []
+    assert not (env.data / "mail" / "drafts").exists()  # no file pretending it went

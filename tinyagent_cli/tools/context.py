@@ -23,6 +23,7 @@ from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import Settings
 
 _POLL_SECONDS = 0.05
+KEY_HEADER = "X-TinyAgent-Task"  # a draft's header holding ToolContext.key: a retried call finds it
 _SHOW = re.compile(r"\b(open|opens|opening|show|view|display|pull up|bring up|launch|look at|see)\b", re.IGNORECASE)
 
 

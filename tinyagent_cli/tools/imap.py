@@ -23,20 +23,19 @@ from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
-from email.utils import parseaddr
 from types import TracebackType
 from typing import Any
 
 from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import ImapConfig
 from . import secrets
+from .context import KEY_HEADER
+from .matching import SENDERS_SCANNED, sender_words
+from .matching import words as request_words
 
-TASK_HEADER = "X-TinyAgent-Task"  # ToolContext.key: a retried call finds the draft it saved
-INBOX_SCANNED = 500  # "reply to Omar": his newest message among the inbox's newest (as portable)
 _DEFAULT_DRAFTS = "Drafts"
 _UID = re.compile(rb"\bUID (\d+)")
 _EXISTS = re.compile(rb"^\d+$")
-_WORD = re.compile(r"[^\W\d_]{3,}")  # the same words as portable._newest_from_named
 # A LIST answer: (attributes) delimiter name; the name may instead follow as a literal.
 _LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$', re.S)
 _MUTF7_RUN = re.compile(r"&([^-]*)-")
@@ -62,7 +61,7 @@ class Mailbox:
         try:
             self._login(password)
             with self._talking("asking what it supports"):
-                typ, data = self._imap.capability()
+                typ, data = self._client.capability()
             # imaplib keeps the capabilities from before LOGIN; servers add some after it.
             self._capabilities = set(_text(data[-1] if data else b"").upper().split()) if typ == "OK" else set()
         except BaseException:
@@ -83,6 +82,9 @@ class Mailbox:
             imap = imaplib.IMAP4(host, port, timeout=timeout)
             if security == "starttls":
                 try:
+                    if "STARTTLS" not in imap.capabilities:
+                        raise ToolUnavailable(f"imap: {where} does not offer STARTTLS; set imap.security to ssl "
+                                              "(and imap.port, usually 993)")
                     imap.starttls(ssl_context=ssl.create_default_context())
                 except BaseException:
                     imap.shutdown()
@@ -161,32 +163,28 @@ class Mailbox:
         return self._imap
 
     @contextmanager
-    def _talking(self, what: str, *, changes: bool = False) -> Iterator[None]:
-        """Turn imaplib's and the socket's errors into one-line ToolErrors about ``what``."""
+    def _talking(self, what: str, *, maybe: str = "") -> Iterator[None]:
+        """Turn imaplib's and the socket's errors into one-line ToolErrors about ``what``.
+
+        ``maybe``: what may have happened when the server stops answering mid-command (the
+        command changes something); then the error is OutcomeUnknown, never a plain failure.
+        """
         host, timeout = self._host, self._config.timeout
         try:
             yield
+            return
         except imaplib.IMAP4.abort as exc:  # the line dropped, or the server said BYE
-            self._broken = True
-            if changes:
-                raise OutcomeUnknown(f"imap: {host} dropped the connection while {what} ({_text(exc)})") from None
-            raise ToolError(f"imap: {host} dropped the connection while {what} ({_text(exc)}); "
-                            "nothing was changed") from None
-        except imaplib.IMAP4.error as exc:  # BAD, a refused LOGIN, or a command imaplib will not send
+            why = f"{host} dropped the connection while {what} ({_text(exc)})"
+        except imaplib.IMAP4.error as exc:  # BAD, or a command imaplib will not send now
             raise ToolError(f"imap: {host} refused {what}: {_text(exc)}") from None
         except TimeoutError:
-            self._broken = True
-            if changes:
-                raise OutcomeUnknown(f"imap: {host} did not answer within {timeout:g} s while {what}") from None
-            raise ToolError(f"imap: {host} did not answer within {timeout:g} s while {what}; "
-                            "nothing was changed") from None
+            why = f"{host} did not answer within {timeout:g} s while {what}"
         except OSError as exc:  # reset, broken pipe, a TLS error mid-session
-            self._broken = True
-            if changes:
-                raise OutcomeUnknown(f"imap: lost the connection to {host} while {what} "
-                                     f"({_oneline(exc.strerror or exc)})") from None
-            raise ToolError(f"imap: lost the connection to {host} while {what} ({_oneline(exc.strerror or exc)}); "
-                            "nothing was changed") from None
+            why = f"lost the connection to {host} while {what} ({_oneline(exc.strerror or exc)})"
+        self._broken = True  # the session is in no known state: only a shutdown is safe now
+        if maybe:
+            raise OutcomeUnknown(f"imap: {why}; {maybe}")
+        raise ToolError(f"imap: {why}; nothing was changed")
 
     def _ok(self, typ: str, data: list[Any], what: str) -> list[Any]:
         if typ != "OK":
@@ -233,7 +231,7 @@ class Mailbox:
         if key and self._uids_with_task(key):
             return False
         when = imaplib.Time2Internaldate(time.time())
-        with self._talking(f"saving the draft in {folder!r}", changes=True):
+        with self._talking(f"saving the draft in {folder!r}", maybe=f"the draft may be in {folder!r} already"):
             typ, data = self._client.append(_mailbox(folder), "(\\Draft)", when, message)
         if typ != "OK":  # the server said no: the draft was not saved
             raise ToolError(f"imap: {self._host} did not save the draft in {folder!r}: "
@@ -242,7 +240,7 @@ class Mailbox:
 
     def _uids_with_task(self, key: str) -> list[int]:
         with self._talking("searching the drafts"):
-            typ, data = self._client.uid("SEARCH", "HEADER", TASK_HEADER, _quote(key))
+            typ, data = self._client.uid("SEARCH", "HEADER", KEY_HEADER, _quote(key))
         found = [int(n) for n in b" ".join(d for d in self._ok(typ, data, "searching the drafts") if d).split()]
         if not found:
             return []
@@ -250,9 +248,9 @@ class Mailbox:
         what = "reading the drafts' headers"
         with self._talking(what):
             typ, data = self._client.uid("FETCH", ",".join(map(str, found)),
-                                         f"(BODY.PEEK[HEADER.FIELDS ({TASK_HEADER})])")
+                                         f"(BODY.PEEK[HEADER.FIELDS ({KEY_HEADER})])")
         return [uid for uid, head in _fetched(self._ok(typ, data, what))
-                if str(BytesHeaderParser().parsebytes(head).get(TASK_HEADER, "")).strip() == key]
+                if str(BytesHeaderParser().parsebytes(head).get(KEY_HEADER, "")).strip() == key]
 
     def newest(self, request: str) -> tuple[str, EmailMessage]:
         """The INBOX message a reply or forward acts on: the newest from a sender ``request``
@@ -261,9 +259,9 @@ class Mailbox:
         count = self._examine(inbox, "imap.inbox")
         if count == 0:
             raise ToolError(f"no message in {inbox} on {self._host} to reply to")
-        words = _words(request)
+        words = request_words(request)
         # Sequence numbers run in UID order (RFC 3501 2.3.1.2): the last ones are the newest.
-        first = max(1, count - INBOX_SCANNED + 1) if words else count
+        first = max(1, count - SENDERS_SCANNED + 1) if words else count
         what = f"reading the senders in {inbox!r}"
         with self._talking(what):
             typ, data = self._client.fetch(f"{first}:{count}", "(UID BODY.PEEK[HEADER.FIELDS (FROM)])")
@@ -286,7 +284,7 @@ class Mailbox:
         self._status(folder, "imap.drafts")  # a missing drafts folder is the error to report now
         count = self._status(self._config.inbox, "imap.inbox")
         return (f"logged in to {self._host} as {self._config.username}; drafts go to {folder!r} "
-                f"({count} messages in {self._config.inbox})")
+                f"({count} message{'' if count == 1 else 's'} in {self._config.inbox})")
 
     def _status(self, folder: str, setting: str) -> int:
         with self._talking(f"asking about {folder!r}"):
@@ -386,18 +384,13 @@ def _fetched(data: list[Any]) -> list[tuple[int, bytes]]:
     return pairs
 
 
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
-
-
 def _sender_words(header: bytes) -> set[str]:
-    """The words of a From header's display name and mailbox (as portable._newest_from_named)."""
+    """The words of a fetched From header (see matching.sender_words)."""
     try:
         sender = str(BytesHeaderParser(policy=policy.default).parsebytes(header).get("From") or "")
     except Exception:  # noqa: BLE001 - one malformed From among hundreds must not stop the reply
         return set()
-    name, address = parseaddr(sender)
-    return _words(f"{name} {address.partition('@')[0]}")
+    return sender_words(sender)
 
 
 def _oneline(value: object) -> str:

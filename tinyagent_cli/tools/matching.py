@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
+
+SENDERS_SCANNED = 500  # "reply to Omar": his newest message among the inbox's newest
+_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def normalise(text: str) -> str:
@@ -29,3 +33,16 @@ def best_match(query: str, candidates: Sequence[str], cutoff: float = 80.0) -> s
 
     found = process.extractOne(wanted, [normalise(c) for c in candidates], scorer=fuzz.WRatio, score_cutoff=cutoff)
     return candidates[found[2]] if found else None
+
+
+def words(text: str) -> set[str]:
+    """The words of three letters or more, lower-cased: how a request names a person."""
+    return set(_WORD.findall(text.lower()))
+
+
+def sender_words(from_value: str) -> set[str]:
+    """The words of a From header's display name and mailbox ("Omar Haddad <omar.h@x>")."""
+    from email.utils import parseaddr
+
+    name, address = parseaddr(from_value)
+    return words(f"{name} {address.partition('@')[0]}")

@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
 from ..settings import Settings
 from . import vdir
-from .context import ToolContext
+from .context import KEY_HEADER, ToolContext
 from .dates import default_end, from_iso, resolve_date
 from .files import (
     atomic_write_bytes,
@@ -47,7 +47,7 @@ from .files import (
     safe_name,
     unique_path,
 )
-from .matching import best_match, normalise
+from .matching import SENDERS_SCANNED, best_match, normalise, sender_words, words
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ MAX_WALK_ENTRIES = 200_000
 MAX_WALK_SECONDS = 5.0
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
 _OPEN_TIMEOUT = 10.0
-_TASK_HEADER = "X-TinyAgent-Task"  # ToolContext.key: a retried call finds its draft
 _DRAFTS_CHECKED = 50  # a retry follows its first try within seconds: the newest drafts suffice
-_INBOX_SCANNED = 500  # "reply to Omar": his newest message among the inbox's newest
 KDECONNECT = "kdeconnect-cli"
 _KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
@@ -556,7 +554,7 @@ def _draft(ctx: ToolContext, to: Sequence[tuple[str, str]], cc: Sequence[tuple[s
     # The domain is given so make_msgid does not ask DNS for this host's name.
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     msg["X-Unsent"] = "1"  # mail programs open the file as an editable draft
-    msg[_TASK_HEADER] = ctx.key
+    msg[KEY_HEADER] = ctx.key
     msg.set_content(body.strip() + "\n")
     return msg
 
@@ -657,14 +655,14 @@ def _compose_window(ctx: ToolContext, msg: EmailMessage, path: Path, attachments
 
 
 def _draft_of(folder: Path, key: str) -> Path | None:
-    """The draft this very call saved before (its _TASK_HEADER), newest first; headers only."""
+    """The draft this very call saved before (its KEY_HEADER), newest first; headers only."""
     from email.parser import BytesHeaderParser
 
     drafts = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in drafts[:_DRAFTS_CHECKED]:
         try:
             with path.open("rb") as handle:
-                if BytesHeaderParser().parse(handle).get(_TASK_HEADER) == key:
+                if BytesHeaderParser().parse(handle).get(KEY_HEADER) == key:
                     return path
         except OSError:
             continue
@@ -676,17 +674,17 @@ def _newest_from_named(newest_first: Sequence[Path], request: str) -> Path:
 
     A sender is named by a word of their display name or address of three letters or more.
     """
+    from email import policy
     from email.parser import BytesHeaderParser
-    from email.utils import parseaddr
 
-    words = set(re.findall(r"[^\W\d_]{3,}", request.lower()))
-    for path in newest_first[:_INBOX_SCANNED] if words else ():
+    named = words(request)
+    for path in newest_first[:SENDERS_SCANNED] if named else ():
         try:
             with path.open("rb") as handle:
-                name, address = parseaddr(str(BytesHeaderParser().parse(handle).get("From") or ""))
-        except OSError:
+                sender = str(BytesHeaderParser(policy=policy.default).parse(handle).get("From") or "")
+        except (OSError, ValueError):
             continue
-        if words & set(re.findall(r"[^\W\d_]{3,}", f"{name} {address.partition('@')[0]}".lower())):
+        if named & sender_words(sender):
             return path
     return newest_first[0]
 
