@@ -428,3 +428,23 @@ def test_a_mail_server_that_refuses_or_is_down_is_one_line_and_exit_1(mailbox: M
         assert "imap" in line.lower()
     assert "username" in refused.stdout and folder_contents(account, "Drafts") == []
     assert not (env.data / "mail" / "drafts").exists()  # no file pretending it went
+
+
+def test_drafts_saved_as_files_before_imap_move_to_the_account_once(
+    mailbox: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    env, account = mailbox.env, mailbox.account
+    drafts = env.data / "mail" / "drafts"
+    drafts.mkdir(parents=True)
+    for i in (1, 2):
+        (drafts / f"old{i}.eml").write_bytes(mail("me@example.org", f"Old draft {i}", key=f"old-{i}").as_bytes())
+    deliver(account, mail("me@example.org", "Old draft 1", key="old-1"), folder="Drafts")  # a move cut short
+    with caplog.at_level("WARNING"):
+        portable.compose_new_email(ToolContext(env.settings, Path("."), key="new-1"), ["a@example.org"], [], "New",
+                                   "Hi", [])
+    subjects = sorted(parse(raw)["Subject"] for _, raw in folder_contents(account, "Drafts"))
+    assert subjects == ["New", "Old draft 1", "Old draft 2"]
+    assert not list(drafts.glob("*.eml")) and sorted(p.name for p in (drafts / ".moved-to-imap").iterdir()) == [
+        "old1.eml", "old2.eml"]
+    assert [r.getMessage() for r in caplog.records if "moved" in r.getMessage()][0].startswith(
+        f"moved 2 draft(s) from {drafts} into 'Drafts' on {account.host}")

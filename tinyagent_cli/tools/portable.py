@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..errors import OutcomeUnknown, ToolError, ToolUnavailable
@@ -48,6 +48,9 @@ from .files import (
     unique_path,
 )
 from .matching import SENDERS_SCANNED, best_match, normalise, sender_words, words
+
+if TYPE_CHECKING:
+    from . import imap
 
 log = logging.getLogger(__name__)
 
@@ -592,10 +595,32 @@ def _deliver(ctx: ToolContext, msg: EmailMessage, attachments: Sequence[str]) ->
         with imap.connect(config) as mailbox:
             folder = mailbox.drafts_folder()
             saved = mailbox.save_draft(msg.as_bytes(), ctx.key)
+            _move_old_drafts(ctx, mailbox, folder)
         where = f"in {folder!r} on {config.host}"
         return where if saved else f"{where}, where this very request had already saved it"
     path, new = _save_draft(ctx, msg)
     return f"as {path}" + (_compose_window(ctx, msg, path, attachments) if new else "")
+
+
+def _move_old_drafts(ctx: ToolContext, mailbox: imap.Mailbox, folder: str) -> None:
+    """Drafts saved as files before IMAP was set up go to the account too, once: each is
+    found there by its key if a move was cut short, and its file kept in ``.moved-to-imap``."""
+    from email.parser import BytesHeaderParser
+
+    drafts = data_folder(ctx.settings, "drafts_dir")
+    old = sorted(drafts.glob("*.eml")) if drafts.is_dir() else []
+    if not old:
+        return
+    kept = inside(drafts, ".moved-to-imap")
+    with folder_lock(drafts):
+        for path in old:
+            data = path.read_bytes()
+            key = str(BytesHeaderParser().parsebytes(data).get(KEY_HEADER) or f"file:{path.name}")
+            mailbox.save_draft(data, key)
+            kept.mkdir(exist_ok=True)
+            os.replace(path, kept / path.name)
+    log.warning("moved %d draft(s) from %s into %r on %s; the files are kept in %s",
+                len(old), drafts, folder, ctx.settings.config.imap.host, kept)
 
 
 def _save_draft(ctx: ToolContext, msg: EmailMessage) -> tuple[Path, bool]:
