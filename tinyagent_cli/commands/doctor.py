@@ -165,24 +165,19 @@ def _portable(settings: Settings) -> list[Check]:
 
 def _servers(settings: Settings) -> list[Check]:
     """One request to each configured server, through the tools' own client."""
-    checks = []
-    if settings.config.caldav.url:
-        from ..tools import caldav
-
-        try:
-            with caldav.connect(settings.config.caldav) as server:
-                checks.append(Check("caldav", "ok", server.check()))
-        except ToolError as exc:
-            checks.append(Check("caldav", "fail", str(exc), f"fix caldav: in {settings.paths.config_file}"))
-    if settings.config.imap.host:
-        from ..tools import imap
-
-        try:
-            with imap.connect(settings.config.imap) as mailbox:
-                checks.append(Check("imap", "ok", mailbox.check()))
-        except ToolError as exc:
-            checks.append(Check("imap", "fail", str(exc), f"fix imap: in {settings.paths.config_file}"))
+    from ..tools import caldav, imap
     from ..tools.vdir import config_home
+
+    config = settings.config
+    servers = [("caldav", lambda: caldav.connect(config.caldav))] if config.caldav.url else []
+    servers += [("imap", lambda: imap.connect(config.imap))] if config.imap.host else []
+    checks = []
+    for name, connect in servers:
+        try:
+            with connect() as client:
+                checks.append(Check(name, "ok", client.check()))
+        except ToolError as exc:
+            checks.append(Check(name, "fail", str(exc), f"fix {name}: in {settings.paths.config_file}"))
 
     vdirsyncer = config_home() / "vdirsyncer" / "config"
     if vdirsyncer.is_file():

@@ -1,13 +1,16 @@
-"""The portable backend: the TinyAgent tools on real files any other program can open.
+"""The portable backend: the TinyAgent tools on real files and servers other programs read.
 
-Everything lives under the data dir (``settings.paths.data_dir``; TINYAGENT_HOME moves it),
-in folders named by ``portable:`` in the config file:
+Where things go (``On Linux`` in README.md says how to set each up):
 
-- contacts: vCard files (``*.vcf``, one or many cards each), read with vobject;
-- calendars/<name>.ics (VEVENTs) and reminders/<list>.ics (VTODOs), with icalendar;
+- contacts: vCard files in a vdir (``*.vcf`` in the folder and its address books), khard's
+  folder by default, read with vobject;
+- events and reminders: one VEVENT/VTODO per ``<uid>.ics`` in a vdir collection (``vdir.py``;
+  khal's and todoman's folders by default), or on a CalDAV server (``caldav.py``);
 - notes/<folder>/<title>.md, Markdown with ``# Title`` on the first line;
-- mail/drafts/*.eml, RFC 5322 drafts (X-Unsent: 1, so mail programs open them as drafts);
-  replies and forwards act on ``portable.reply_to`` or the newest ``mail/inbox/*.eml``.
+- drafts: into an IMAP account's Drafts (``imap.py``), else mail/drafts/*.eml (X-Unsent: 1)
+  handed to the mail program through xdg-email; replies and forwards act on
+  ``portable.reply_to``, else the newest INBOX message (IMAP) or ``mail/inbox/*.eml``;
+- maps: Google, OpenStreetMap or geo: links; files: plocate, fd, else a walk.
 
 Names from a plan become file names only through ``files.safe_name`` + ``files.inside``.
 Writes are atomic; read-modify-write holds the folder's lock (``files.folder_lock``), across

@@ -177,8 +177,10 @@ def _setting(text: str, key: str) -> str:
 def _root_of(path: str) -> Path:
     """The storage folder of a configured path: ``~/.calendars/*`` and ``~/.calendars/home/``
     both mean ``~/.calendars``."""
-    return Path(os.path.expandvars(path.rstrip("/").removesuffix("*").rstrip("/"))).expanduser() \
-        if path.rstrip("/").endswith("*") else Path(os.path.expandvars(path.rstrip("/"))).expanduser().parent
+    text = os.path.expandvars(path).rstrip("/")
+    if text.endswith("*"):
+        return Path(text.removesuffix("*").rstrip("/")).expanduser()
+    return Path(text).expanduser().parent
 
 
 def _read(config: Path) -> str:
