@@ -448,3 +448,35 @@ def test_drafts_saved_as_files_before_imap_move_to_the_account_once(
         "old1.eml", "old2.eml"]
     assert [r.getMessage() for r in caplog.records if "moved" in r.getMessage()][0].startswith(
         f"moved 2 draft(s) from {drafts} into 'Drafts' on {account.host}")
+
+
+# ---------------------------------------------------------------- from the old layout
+
+
+def test_an_old_users_calendars_and_contacts_come_along_when_khal_and_khard_are_set_up(
+    pim: Pim, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = pim.home / "data"
+    (old / "calendars").mkdir(parents=True)
+    (old / "calendars" / "Calendar.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tinyagent//tinyagent-cli//EN\r\nX-WR-CALNAME:Calendar\r\n"
+        "BEGIN:VEVENT\r\nUID:run1-2@tinyagent\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261211T170000Z\r\n"
+        "DTEND:20261211T180000Z\r\nSUMMARY:Yoga\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261211T190000Z\r\nSUMMARY:No UID one\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261211T200000Z\r\nSUMMARY:No UID two\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n", encoding="utf-8")
+    (old / "contacts").mkdir()
+    (old / "contacts" / "aiko.vcf").write_text(AIKO, encoding="utf-8")
+    settings = make_env(pim.home, pim.home.parent).settings
+    ctx = ToolContext(settings, Path("."), key="after-1")
+    with caplog.at_level("WARNING"):
+        said = portable.create_calendar_event(ctx, "Lunch", "2026-12-11T13:00:00", "", "", [], "", "")
+    assert "calendar 'personal'" in said  # khal's default, not the old file's calendar
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("moved")]
+    assert f"into the vdir {pim.calendars} (3 from Calendar.ics)" in line
+    listed = pim.program("khal", "list", "2026-12-11", "1d")
+    for summary in ("Yoga", "No UID one", "No UID two", "Lunch"):
+        assert summary in listed
+    assert (old / "calendars" / ".old-layout" / "Calendar.ics").is_file() and not (old / "calendars" / "Calendar.ics").exists()
+    # contacts imported before khard was set up are still found
+    assert portable.get_email_address(ctx, "Aiko") == "aiko@example.jp"

@@ -21,7 +21,7 @@ from ..settings import Settings
 from ..tools import vdir
 from ..tools.files import atomic_write_text, folder_lock, inside, safe_name, unique_path
 from ..tools.matching import normalise
-from ..tools.portable import card_name, data_folder, load_contacts, read_vcards, store
+from ..tools.portable import card_name, contact_folders, data_folder, load_contacts, read_vcards, store
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -125,10 +125,11 @@ def import_command(settings: Settings, path: Path, console: Console) -> None:
 
 
 def list_command(settings: Settings, console: Console, as_json: bool = False) -> None:
-    folder = data_folder(settings, "contacts_dir")
+    folders = contact_folders(settings)
+    folder = " and ".join(str(f) for f in folders)
     rows = [
         {"name": c.name, "emails": list(c.emails), "phones": list(c.phones), "file": str(c.file)}
-        for c in sorted(load_contacts(folder), key=lambda c: normalise(c.name))
+        for c in sorted(load_contacts(folders), key=lambda c: normalise(c.name))
     ]
     if as_json:
         console.print(json.dumps(rows, indent=2, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)

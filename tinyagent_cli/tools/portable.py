@@ -231,13 +231,19 @@ def read_vcards(path: Path) -> list[Any]:
     return cards
 
 
-def load_contacts(folder: Path) -> list[Contact]:
-    """Every contact in the .vcf files of the folder and of its address books (a vdir's
+def contact_folders(settings: Settings) -> list[Path]:
+    """Where contacts are read: the folder in force, and the data dir's own when that is
+    another (contacts imported before khard was set up are read where they are)."""
+    folders = [data_folder(settings, "contacts_dir"), settings.paths.data_dir / "contacts"]
+    return [f for f in dict.fromkeys(folders) if f == folders[0] or f.is_dir()]
+
+
+def load_contacts(folders: Sequence[Path]) -> list[Contact]:
+    """Every contact in the .vcf files of the folders and of their address books (a vdir's
     collections); unreadable files are logged and skipped."""
     contacts: list[Contact] = []
-    if not folder.is_dir():
-        return contacts
-    for file in [*sorted(folder.glob("*.vcf")), *sorted(folder.glob("[!.]*/*.vcf"))]:
+    files = [f for folder in folders for f in [*sorted(folder.glob("*.vcf")), *sorted(folder.glob("[!.]*/*.vcf"))]]
+    for file in files:
         try:
             cards = read_vcards(file)
         except ValueError as exc:
@@ -263,8 +269,9 @@ def load_contacts(folder: Path) -> list[Contact]:
 def _find_contact(ctx: ToolContext, name: str) -> Contact:
     if not name.strip():
         raise ToolError("no contact name given")
-    folder = data_folder(ctx.settings, "contacts_dir")
-    contacts = load_contacts(folder)
+    folders = contact_folders(ctx.settings)
+    contacts = load_contacts(folders)
+    folder = " or ".join(str(f) for f in folders)
     if not contacts:
         raise ToolError(f"no contacts in {folder}: import a vCard file with `tinyagent contacts import FILE.vcf`")
     by_name: dict[str, Contact] = {}
@@ -327,9 +334,11 @@ def store(settings: Settings, kind: str) -> vdir.Found:
 def _collection(ctx: ToolContext, kind: str, name: str, component: str, default: str) -> tuple[vdir.Collection, str]:
     """The calendar or list to add to, and the words that say where it is."""
     where = store(ctx.settings, kind)
-    moved = vdir.migrate(where.root, kind)
-    if moved:
-        log.warning("%s", moved)
+    # the old layout where it was: in the folder in force, or in the data dir before khal's was
+    for source in dict.fromkeys([where.root, ctx.settings.paths.data_dir / kind]):
+        moved = vdir.migrate(source, where.root, kind)
+        if moved:
+            log.warning("%s", moved)
     collection, new = vdir.choose(where.root, name, component, where.default or default)
     return collection, (" (new)" if new else "")
 

@@ -210,41 +210,43 @@ def pim_roots() -> dict[str, Found]:
 # ---------------------------------------------------------------- the old layout
 
 
-def migrate(root: Path, what: str) -> str:
-    """Split single-file calendars (``root/Work.ics``, the layout before vdir) into collections;
-    the old file is kept in ``root/.old-layout``. Returns the line saying what moved, or ""."""
-    if not root.is_dir() or not any(p.is_file() for p in root.glob("*.ics")):
+def migrate(source: Path, root: Path, what: str) -> str:
+    """Split single-file calendars (``source/Work.ics``, the layout before vdir) into
+    collections of the storage folder ``root`` (the same folder, or khal's once it is set up);
+    the old file is kept in ``source/.old-layout``. Returns the line saying what moved, or ""."""
+    if not source.is_dir() or not any(p.is_file() for p in source.glob("*.ics")):
         return ""
     from icalendar import Calendar
 
     moved: list[str] = []
-    with folder_lock(root):
-        for old in sorted(p for p in root.glob("*.ics") if p.is_file()):
+    with folder_lock(source):
+        for old in sorted(p for p in source.glob("*.ics") if p.is_file()):
             try:
                 calendar = Calendar.from_ical(old.read_bytes())
             except (OSError, ValueError) as exc:
                 log.warning("%s is not a valid iCalendar file, left where it is (%s)", old, exc)
                 continue
-            collection = Collection(inside(root, old.stem), old.stem)
-            collection.path.mkdir(exist_ok=True)
+            collection = Collection(inside(root, safe_name(old.stem)), old.stem)
+            collection.path.mkdir(parents=True, exist_ok=True)
             if not (collection.path / "displayname").exists():
                 name = str(calendar.get("x-wr-calname") or old.stem)
                 atomic_write_bytes(collection.path / "displayname", name.encode("utf-8"))
             zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
             items = [c for c in calendar.subcomponents if c.name in ("VEVENT", "VTODO", "VJOURNAL")]
-            for component in items:
+            for number, component in enumerate(items):
+                if not str(component.get("uid") or ""):  # a vdir item is known by its UID
+                    component.add("uid", item_uid(f"{old}:{number}"))
                 single = Calendar()
                 for key in ("prodid", "version"):
                     single.add(key, calendar.get(key) or ("2.0" if key == "version" else "-//tinyagent//EN"))
                 for zone in zones:
                     single.add_component(zone)
                 single.add_component(component)
-                uid = str(component.get("uid") or "") or item_uid(f"{old}:{len(moved)}")
-                add_item(collection, item_uid(uid), single.to_ical(), ".ics")
-            keep = inside(root, OLD_LAYOUT)
+                add_item(collection, item_uid(str(component["uid"])), single.to_ical(), ".ics")
+            keep = inside(source, OLD_LAYOUT)
             keep.mkdir(exist_ok=True)
             os.replace(old, keep / old.name)
             moved.append(f"{len(items)} from {old.name}")
     if not moved:
         return ""
-    return f"moved {what} into the vdir {root} ({'; '.join(moved)}); the old files are in {root / OLD_LAYOUT}"
+    return f"moved {what} into the vdir {root} ({'; '.join(moved)}); the old files are in {source / OLD_LAYOUT}"
