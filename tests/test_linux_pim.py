@@ -480,3 +480,31 @@ def test_an_old_users_calendars_and_contacts_come_along_when_khal_and_khard_are_
     assert (old / "calendars" / ".old-layout" / "Calendar.ics").is_file() and not (old / "calendars" / "Calendar.ics").exists()
     # contacts imported before khard was set up are still found
     assert portable.get_email_address(ctx, "Aiko") == "aiko@example.jp"
+
+
+# ---------------------------------------------------------------- hostile strings through the servers
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_string_survives_the_caldav_server(home: Path, radicale: tuple[str, str, str], value: str) -> None:
+    url, user, password = radicale
+    caldav_config(home, url, user, password, "  calendar: Personal\n")
+    key = f"hostile-{os.urandom(4).hex()}"
+    portable.create_calendar_event(ToolContext(Settings.load(), Path("."), key=key), value, "2026-12-11T09:00:00",
+                                   "", value, [], value, "")
+    with CalDAV(CaldavConfig(url=url, username=user), password) as server:
+        stored = server.get(server.pick("Personal", "VEVENT"), vdir.item_uid(key))
+    event = Calendar.from_ical(stored).walk("VEVENT")[0]
+    said = value.strip().replace("\r\n", "\n")  # RFC 5545 text holds line breaks as LF
+    assert str(event["SUMMARY"]) == said and str(event["LOCATION"]) == said and str(event["DESCRIPTION"]) == said
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_string_survives_the_imap_drafts(mailbox: Mailbox, value: str) -> None:
+    env, account = mailbox.env, mailbox.account
+    ctx = ToolContext(env.settings, Path("."), key="hostile-mail")
+    portable.compose_new_email(ctx, ["ana@example.org"], [], value, value, [])
+    ((_, raw),) = folder_contents(account, "Drafts")
+    draft = parse(raw)
+    assert draft["Subject"] == " ".join(value.split())  # a header is one line
+    assert text(draft.get_body(("plain",))) == value.strip().replace("\r\n", "\n") + "\n"
