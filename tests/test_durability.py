@@ -23,7 +23,7 @@ from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools import portable
 from tinyagent_cli.tools.context import ToolContext
 from tinyagent_cli.tools.spec import load_catalog
-from tinyagent_cli.ui.turn import Outcome
+from tinyagent_cli.loop import Outcome
 
 from .conftest import REPO, run_cli, write_config
 from .test_portable import ORIGINAL, Env, drafts, fake_opener, make_env, put_inbox, read_eml, read_items
@@ -63,7 +63,7 @@ def test_a_run_that_may_have_changed_something_is_not_replanned(home: Path, test
     plan = Plan((Task(1, "slow_write", ("/tmp/x", "x", 1)), Task(2, "fail", ("no",))))
     outcome = Outcome(query="q", plan=plan, results={
         1: TaskResult(1, "unknown", error="timed out"), 2: TaskResult(2, "failed", error="no")})
-    assert outcome.changed_something(catalog)  # run_query replans only when this is False
+    assert outcome.changed_something(catalog)  # Loop.query replans only when this is False
     outcome.results[1] = TaskResult(1, "skipped", error="cancelled")
     assert not outcome.changed_something(catalog)
 

@@ -156,7 +156,7 @@ def test_disabled_log_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_record_from_outcome(log: HistoryLog) -> None:
     from tinyagent_cli.plan.join import Answer
     from tinyagent_cli.plan.tasks import Plan, Task, TaskResult
-    from tinyagent_cli.ui.turn import Outcome
+    from tinyagent_cli.loop import Outcome
 
     plan = Plan((Task(1, "get_phone_number", ("Omar",)), Task(2, "send_sms", (["$1"], "late"), deps=(1,))))
     outcome = Outcome(

@@ -26,7 +26,8 @@ from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools.spec import load_catalog
 from tinyagent_cli.ui.confirm import confirm
 from tinyagent_cli.ui.edit import edit_plan
-from tinyagent_cli.ui.turn import Outcome, Turn
+from tinyagent_cli.loop import Loop, Outcome
+from tinyagent_cli.ui.turn import TerminalFrontend
 
 from .conftest import reuse_cache, run_cli, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
@@ -177,8 +178,8 @@ def test_a_turn_runs_the_edited_plan_and_history_marks_it(catalog: Any, editor: 
     term, out = console()
     asked = answers(monkeypatch, out, "e", "y")
     settings = Settings.load(backend="portable")
-    turn = Turn(catalog, settings, term, stdin_is_tty=True, live=False)
-    outcome = turn.run(parse_plan(PLAN.format(path=wrong), catalog), Outcome(query="write hi", backend="portable"))
+    loop = Loop(catalog, settings, TerminalFrontend(catalog, term, stdin_is_tty=True, live=False))
+    outcome = loop.run(parse_plan(PLAN.format(path=wrong), catalog), Outcome(query="write hi", backend="portable"))
     assert asked == ["", ""]  # rich prints the question itself; asked twice: before and after the edit
     assert outcome.exit_code == 0 and outcome.edited and outcome.confirmation == "yes"
     assert right.read_text() == "hi\n" and not wrong.exists()

@@ -3,8 +3,8 @@
     query -> ToolRAG -> example bank -> prompt + grammar -> model stream -> parser
 
 Everything heavy (the classifier, the model) loads on first use and stays loaded for
-the process, so a REPL pays for it once. The CLI and the REPL drive the rest (confirm,
-execute, render) through ``ui.turn``; evaluation uses ``plan`` directly.
+the process, so a REPL pays for it once. ``loop.Loop`` drives the rest (confirm, execute,
+join, replan) for the CLI and the REPL; evaluation uses ``plan`` directly.
 """
 
 from __future__ import annotations

@@ -101,8 +101,9 @@ def exec_(
     no_log: bool = typer.Option(False, "--no-log", help="Do not record this run in the history log."),
 ) -> int:
     """Validate, draw, confirm and run a plan written in the LLMCompiler format."""
+    from .loop import Loop, Outcome
     from .plan.parser import parse_plan, plan_from_json
-    from .ui.turn import Outcome, Turn
+    from .ui.turn import TerminalFrontend
 
     with _json_on_error(as_json) as report:
         settings, catalog = _load(backend)
@@ -122,8 +123,8 @@ def exec_(
         else:
             plan = parse_plan(text, catalog)
     console = _console(stderr=as_json)
-    turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
-    outcome = turn.run(plan, Outcome(query=query, backend=settings.backend))
+    loop = Loop(catalog, settings, TerminalFrontend(catalog, console, quiet=as_json), assume_yes=yes, dry_run=dry_run)
+    outcome = loop.run(plan, Outcome(query=query, backend=settings.backend))
     _log(settings, outcome, enabled=not no_log)
     return _finish(outcome, as_json, console)
 
@@ -142,14 +143,17 @@ def run(
 ) -> int:
     """Plan a request with the local model, confirm, and run it."""
     from .agent import Agent
-    from .ui.turn import Turn, run_query
+    from .loop import Loop
+    from .ui.turn import TerminalFrontend
 
     with _json_on_error(as_json) as report:
         settings, catalog = _load(backend, model)
         console = _console(stderr=as_json)
         transcript = None
         if voice or audio is not None:
-            transcript = _listen(settings, console, audio)
+            from .commands.voice_cmds import listen
+
+            transcript = listen(settings, console, audio, meter=_console(stderr=True))
             query = transcript
         elif query == "-":
             query = sys.stdin.read()
@@ -160,8 +164,9 @@ def run(
         report["query"] = query = query.strip()
         agent = Agent(settings, catalog, verbose=_state["verbose"], console=_console(stderr=True))
         agent.model  # noqa: B018 — load (and on first use, install) before the live display starts
-        turn = Turn(catalog, settings, console, assume_yes=yes, dry_run=dry_run, quiet=as_json)
-        outcome = run_query(agent, turn, query, transcript=transcript)
+        loop = Loop(catalog, settings, TerminalFrontend(catalog, console, quiet=as_json), assume_yes=yes,
+                    dry_run=dry_run)
+        outcome = loop.query(agent, query, transcript=transcript)
     _log(settings, outcome, enabled=not no_log)
     return _finish(outcome, as_json, console)
 
@@ -176,7 +181,7 @@ def _json_on_error(as_json: bool) -> Iterator[dict[str, Any]]:
         yield report
     except TinyAgentError as exc:
         if as_json:
-            from .ui.turn import error_outcome
+            from .loop import error_outcome
 
             outcome = error_outcome(report["query"], exc)
             sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -208,25 +213,6 @@ def chat(
 
     settings, catalog = _load(backend, model)
     return run_repl(settings, catalog, _console(), dry_run=dry_run, yes=yes, verbose=_state["verbose"])
-
-
-def _listen(settings: Settings, console: Console, audio: Path | None) -> str:
-    """Record (or read) speech, transcribe it, and let the person correct the transcript."""
-    from .commands.voice_cmds import speech_model_dir
-    from .errors import Declined
-    from .voice import confirm_transcript, record, transcribe
-
-    _, model_dir = speech_model_dir(settings)
-    path = audio if audio is not None else record(_console(stderr=True))
-    try:
-        heard = transcribe(path, model_dir)
-    finally:
-        if audio is None:
-            path.unlink(missing_ok=True)
-    text = confirm_transcript(heard.text, console)
-    if text is None:
-        raise Declined("nothing to do: the transcript was empty or cleared")
-    return text
 
 
 def _log(settings: Settings, outcome: Any, *, enabled: bool) -> None:

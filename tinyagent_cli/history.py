@@ -22,7 +22,7 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .settings import Settings
-    from .ui.turn import Outcome
+    from .loop import Outcome
 
 HISTORY_FILENAME = "history.sqlite3"
 CONFIRMATIONS = ("auto", "yes", "no", "dry-run", "refused")
@@ -102,7 +102,7 @@ class RunRecord:
     @classmethod
     def from_outcome(cls, outcome: Outcome, *, transcript: str | None = None) -> RunRecord:
         """The record of one finished turn; ``outcome.confirmation`` must be one of CONFIRMATIONS."""
-        tools = {task.id: task.tool for task in outcome.plan.tasks} if outcome.plan else {}
+        tools = outcome.plan.tools_by_id() if outcome.plan else {}
         results = tuple({"tool": tools.get(r.id, ""), **r.to_json()} for r in outcome.results.values())
         return cls(
             query=outcome.query or "",

@@ -1,4 +1,5 @@
-"""`tinyagent transcribe FILE [--json]`: what the speech model hears in an audio file."""
+"""`tinyagent transcribe FILE [--json]`: what the speech model hears in an audio file; and
+listening for a request (``run --voice``, the REPL's /voice)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,22 @@ def transcribe_command(
         f"transcribed in {transcript.seconds:.2f}s with {name}[/]",
         highlight=False,
     )
+
+
+def listen(settings: Settings, console: Console, audio: Path | None, *, meter: Console) -> str:
+    """Record (or read) speech, transcribe it, and let the person correct the transcript:
+    ``run --voice`` and the REPL's /voice. ``meter`` shows the recording level."""
+    from ..errors import Declined
+    from ..voice import confirm_transcript, record, transcribe
+
+    _, model_dir = speech_model_dir(settings)
+    path = audio if audio is not None else record(meter)
+    try:
+        heard = transcribe(path, model_dir)
+    finally:
+        if audio is None:
+            path.unlink(missing_ok=True)
+    text = confirm_transcript(heard.text, console)
+    if text is None:
+        raise Declined("nothing to do: the transcript was empty or cleared")
+    return text

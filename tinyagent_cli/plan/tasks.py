@@ -76,6 +76,10 @@ class Plan:
     def tools(self) -> list[str]:
         return [t.tool for t in self.tasks]
 
+    def tools_by_id(self) -> dict[int, str]:
+        """Each task's tool by the task's id (results name tasks by id)."""
+        return {t.id: t.tool for t in self.tasks}
+
 
 @dataclass(frozen=True)
 class TaskResult:

@@ -1,7 +1,7 @@
 """The REPL, ``tinyagent chat``: one loaded model, many requests.
 
 A prompt-toolkit session reads a request (or a slash command); each request is one
-``Turn`` (tree drawn as the plan streams in, confirmation, live execution, answer), the
+turn of ``loop.Loop`` (tree drawn as the plan streams in, confirmation, live execution, answer), the
 same as ``tinyagent run``. The Agent lives as long as the session, so only the first
 load pays for the classifier and the model, and ``warm_up`` pays even that before the
 first prompt. Nothing a person can cause ends the session: errors are one line, Ctrl-C
@@ -36,7 +36,8 @@ from ..history import HistoryLog, RunRecord
 from ..settings import Settings
 from ..tools.spec import Catalog
 from .render import tool_detail, tools_table
-from .turn import Outcome, Turn, run_query
+from ..loop import Loop, Outcome
+from .turn import TerminalFrontend
 
 HISTORY_FILENAME = "repl_history"
 PROMPT = "tinyagent> "
@@ -206,11 +207,12 @@ class Repl:
 
     def turn(self, query: str, *, transcript: str | None = None) -> Outcome | None:
         """Plan, confirm, run and answer one request; log it. Never raises."""
-        turn = Turn(self.catalog, self.settings, self.console, assume_yes=self.yes, dry_run=self.dry_run)
+        loop = Loop(self.catalog, self.settings, TerminalFrontend(self.catalog, self.console), assume_yes=self.yes,
+                    dry_run=self.dry_run)
         outcome = None
         with self._contained():
             self.agent.model  # noqa: B018 — loads here if warm-up did not, before the live tree starts
-            outcome = run_query(self.agent, turn, query, transcript=transcript)
+            outcome = loop.query(self.agent, query, transcript=transcript)
         if outcome is None:
             return None
         self._show(outcome)
@@ -219,7 +221,7 @@ class Repl:
 
     def _show(self, outcome: Outcome) -> None:
         if outcome.exit_code == EXIT_INTERRUPTED:
-            tools = {t.id: t.tool for t in outcome.plan.tasks} if outcome.plan else {}
+            tools = outcome.plan.tools_by_id() if outcome.plan else {}
             ran = [tools.get(r.id, "?") for r in outcome.results.values() if r.status == "done"]
             self.console.print(f"[yellow]cancelled[/yellow]: {escape(', '.join(ran)) + ' ran' if ran else 'nothing ran'}")
             return
@@ -341,9 +343,11 @@ class Repl:
         self.console.print(f"{command[1:]}: {'on' if getattr(self, attribute) else 'off'}")
 
     def _voice(self, arg: str) -> None:
-        from ..cli import _listen  # record, transcribe, let the person correct: as `run --voice`
+        from rich.console import Console
 
-        text = _listen(self.settings, self.console, None)
+        from ..commands.voice_cmds import listen
+
+        text = listen(self.settings, self.console, None, meter=Console(stderr=True, highlight=False))
         self.turn(text, transcript=text)
 
     def _history(self, arg: str) -> None:
