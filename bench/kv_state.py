@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tinyagent_cli.llm.llama import LlamaModel, load_llama_model, physical_cores  # noqa: E402
-from tinyagent_cli.llm.registry import ensure_installed, load_registry  # noqa: E402
+from tinyagent_cli.llm.files import ensure_installed  # noqa: E402
+from tinyagent_cli.llm.registry import load_registry  # noqa: E402
 from tinyagent_cli.plan.grammar import plan_grammar  # noqa: E402
 from tinyagent_cli.settings import Settings  # noqa: E402
 from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir  # noqa: E402

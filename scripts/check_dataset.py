@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     catalog = load_catalog(settings)
     gemma = None
     if args.grammar:
-        from tinyagent_cli.llm.registry import load_registry, open_model
+        from tinyagent_cli.llm.backends import open_model
+        from tinyagent_cli.llm.registry import load_registry
 
         gemma = open_model(load_registry(settings).get("gemma3-270m"), settings)
     tools = list(catalog.tools.values())

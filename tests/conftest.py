@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typing import Any
+
 import pytest
+
+from tinyagent_cli.plan.tasks import Plan, TaskResult
+from tinyagent_cli.settings import Settings
+from tinyagent_cli.tools.spec import Catalog
 
 REPO = Path(__file__).resolve().parent.parent
 TESTPACK = Path(__file__).resolve().parent / "testpack"
@@ -61,6 +67,15 @@ def run_cli(home: Path, *args: str, input: str | None = None, timeout: float = 1
         env=full_env,
         cwd=REPO,
     )
+
+
+def run_plan(plan: Plan, catalog: Catalog, settings: Settings, **kwargs: Any) -> dict[int, TaskResult]:
+    """Execute a complete plan as if confirmed: the executor without a turn around it."""
+    import asyncio
+
+    from tinyagent_cli.plan.executor import Executor
+
+    return asyncio.run(Executor(catalog, settings, **kwargs).run(plan.tasks))
 
 
 def use_local_server(home: Path, url: str) -> None:

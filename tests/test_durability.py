@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tinyagent_cli.plan.executor import run_plan
 from tinyagent_cli.plan.join import join
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.plan.tasks import Plan, Task, TaskResult
@@ -25,7 +24,7 @@ from tinyagent_cli.tools.context import ToolContext
 from tinyagent_cli.tools.spec import load_catalog
 from tinyagent_cli.loop import Outcome
 
-from .conftest import REPO, run_cli, write_config
+from .conftest import REPO, run_cli, run_plan, write_config
 from .test_portable import ORIGINAL, Env, drafts, fake_opener, make_env, put_inbox, read_eml, read_items
 
 

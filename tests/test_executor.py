@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tinyagent_cli.plan.executor import Executor, run_plan, substitute
+from tinyagent_cli.plan.executor import Executor, substitute
 from tinyagent_cli.plan.join import join
 from tinyagent_cli.plan.parser import StreamingParser, parse_plan
 from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools.spec import load_catalog
 
-from .conftest import write_config
+from .conftest import run_plan, write_config
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import random
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,7 +116,8 @@ def test_every_date_the_grammar_allows_resolves() -> None:
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The embedded Gemma, assembled once per test session under pytest's temp folder."""
-    from tinyagent_cli.llm.registry import load_registry, open_model
+    from tinyagent_cli.llm.backends import open_model
+    from tinyagent_cli.llm.registry import load_registry
 
     home = tmp_path_factory.getbasetemp() / "shared-gemma-home"
     settings = Settings(Paths(home / "config", home / "data", home / "cache"), Config())
@@ -124,7 +126,10 @@ def gemma(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 
 @pytest.mark.slow
 def test_llama_cpp_accepts_the_grammar_for_each_tool_and_all_together(gemma) -> None:  # type: ignore[no-untyped-def]
-    from tinyagent_cli.llm.llama import check_grammar
+    from tinyagent_cli.llm.llama import _Candidates, _Grammar
+
+    def check_grammar(llama: Any, text: str) -> None:  # ModelError when llama.cpp cannot parse it
+        _Grammar(llama, text, _Candidates(llama.n_vocab()))
 
     for tool in PACK.tools:
         check_grammar(gemma.llama, plan_grammar([tool]))

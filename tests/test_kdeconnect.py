@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 
 from tinyagent_cli.commands.doctor import run_checks
-from tinyagent_cli.plan.executor import run_plan
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.plan.tasks import Task
 from tinyagent_cli.settings import Settings
 from tinyagent_cli.tools.spec import Catalog, load_catalog
 
-from .conftest import reuse_cache, run_cli, use_local_server, write_config
+from .conftest import reuse_cache, run_cli, run_plan, use_local_server, write_config
 from .test_openai_compat import Server, server  # noqa: F401  (a fixture)
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
@@ -278,7 +277,8 @@ def test_run_yes_sends_through_the_phone(trained_home: Path, phone: Phone, serve
 @pytest.fixture
 def gemma_home(trained_home: Path, trained: Path) -> Iterator[Path]:
     """The trained home with the embedded planner assembled (once, in the shared root)."""
-    from tinyagent_cli.llm.registry import ensure_installed, load_registry
+    from tinyagent_cli.llm.files import ensure_installed
+    from tinyagent_cli.llm.registry import load_registry
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TINYAGENT_HOME", str(trained))

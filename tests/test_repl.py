@@ -265,7 +265,8 @@ class Terminal:
 @pytest.fixture(scope="module")
 def trained_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home whose tool classifier is trained and model assembled, shared by the terminal tests."""
-    from tinyagent_cli.llm.registry import ensure_installed, load_registry
+    from tinyagent_cli.llm.files import ensure_installed
+    from tinyagent_cli.llm.registry import load_registry
     from tinyagent_cli.retrieval.toolrag import ToolRAG
 
     root = tmp_path_factory.mktemp("trained-home")

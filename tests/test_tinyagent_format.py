@@ -17,11 +17,14 @@ import pytest
 from tinyagent_cli.errors import ModelError
 from tinyagent_cli.llm.chat_template import ChatTemplate, choose_template, gguf_string
 from tinyagent_cli.llm.registry import load_registry, user_models_file
-from tinyagent_cli.plan.grammar import POLICIES, plan_grammar
-from tinyagent_cli.plan.prompt import Failure, build_prompt
+from tinyagent_cli import planners
+from tinyagent_cli.llm.base import LanguageModel
+from tinyagent_cli.plan.grammar import plan_grammar, string_bound
+from tinyagent_cli.plan.prompt import Failure
 from tinyagent_cli.plan.tasks import Plan, Task, TaskResult
-from tinyagent_cli.plan.tinyagent import convert_example, load_format
-from tinyagent_cli.plan.writer import message_of, write_body
+from tinyagent_cli.planners import build_prompt
+from tinyagent_cli.planners.tinyagent import convert_example, load_format
+from tinyagent_cli.planners.writer import message_of, write_body
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 
@@ -190,9 +193,10 @@ def test_a_replan_shows_the_previous_plan_and_what_it_returned() -> None:
 
 
 def test_the_grammar_holds_tinyagent_planners_to_validity_only() -> None:
-    policy = POLICIES["tinyagent"]
+    policy = planners.get("tinyagent").policy
     assert not policy.sure_tools and not policy.copies and policy.thoughts
-    text = plan_grammar(SELECTED, thoughts=True)
+    text = policy.grammar(SELECTED, sure=["send_sms"], given=[QUERY])
+    assert text == plan_grammar(SELECTED, thoughts=True, max_string=string_bound([QUERY]))
     assert 'line-1 ::= thought? "1. "' in text and 'join-2 ::= thought? "2. join()" "<END_OF_PLAN>"?' in text
     assert 'thought ::= "Thought: " [^\\n]{1,300} "\\n"' in text
     assert '"send_sms(" (list-1 | "None") ", " (str-1 | "None") ")"' in text
@@ -396,7 +400,7 @@ TINYAGENT_PLAN = (
 REQUEST = "email Ana that I am late and remind me to buy milk tomorrow at 9"
 
 
-class TinyAgentLike:
+class TinyAgentLike(LanguageModel):
     """A planner at the LanguageModel boundary that writes ``text`` in small chunks."""
 
     name = "tinyagent-like"
@@ -420,7 +424,6 @@ def test_plans_in_tinyagents_conventions_parse_resolve_and_draw(cli_home: Path) 
     from rich.console import Console
 
     from tinyagent_cli.agent import Agent
-    from tinyagent_cli.llm.base import LanguageModel
     from tinyagent_cli.tools.spec import load_catalog
     from tinyagent_cli.ui.render import PlanView
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tinyagent_cli.errors import DatasetError, PackError
-from tinyagent_cli.retrieval.dataset import plan_tools, read_dataset
+from tinyagent_cli.plan.parser import plan_calls
+from tinyagent_cli.retrieval.dataset import read_dataset
 from tinyagent_cli.retrieval.examples import ExampleBank
 from tinyagent_cli.retrieval.toolrag import ToolRAG, grams, model_key, model_path
 from tinyagent_cli.settings import Settings
@@ -227,7 +228,7 @@ def test_read_dataset_derives_tools_from_the_plan(tmp_path):
     assert example.tools == ("get_email_address", "open_and_get_file_path")
     assert example.repeated == ("get_email_address",)
     assert example.template == "t.0"
-    assert plan_tools("Thought: look up\n1. join()") == ()
+    assert plan_calls("Thought: look up\n1. join()") == []
     # A hand-written example is held out with the other lines of its author's brief.
     path.write_text(json.dumps({"query": "q", "plan": plan, "author": "terse"}) + "\n", encoding="utf-8")
     assert read_dataset(path)[0].template == "author:terse"

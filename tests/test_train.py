@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tinyagent_cli.errors import ModelError
+from tinyagent_cli.llm import files
 from tinyagent_cli.llm import registry as reg
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.spec import load_catalog
@@ -87,7 +88,7 @@ def test_held_out_templates_are_never_trained_on(shared) -> None:
 def test_the_trained_prompt_is_short_and_starts_the_same(shared) -> None:
     from datetime import datetime
 
-    from tinyagent_cli.plan.prompt import build_prompt
+    from tinyagent_cli.planners import build_prompt
 
     _, catalog, _ = shared
     tools = [catalog.tools["get_phone_number"], catalog.tools["send_sms"]]
@@ -130,7 +131,7 @@ def test_an_adapted_model_runs_its_bases_weights(home: Path) -> None:
     assert spec.base == "gemma3-270m" and spec.source == base.source and spec.sha256 == base.sha256
     assert spec.adapter is not None and spec.adapter.path == settings.paths.config_dir / "adapters" / "mine.gguf"
     assert spec.examples == 0 and spec.prompt_style == "trained"
-    assert reg._managed_path(spec, settings) == reg._managed_path(base, settings)  # one copy of the weights
+    assert files._managed_path(spec, settings) == files._managed_path(base, settings)  # one copy of the weights
 
 
 @pytest.mark.parametrize(
@@ -180,7 +181,7 @@ def test_a_missing_or_changed_adapter_is_a_model_error(home: Path, tmp_path: Pat
 def base_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.getbasetemp() / "shared-gemma-home"
     settings = Settings(Paths(home / "config", home / "data", home / "cache"), Config())
-    return reg.ensure_installed(reg.load_registry(settings).get("gemma3-270m"), settings)
+    return files.ensure_installed(reg.load_registry(settings).get("gemma3-270m"), settings)
 
 
 def _next_logits(llama, prompt: str):  # type: ignore[no-untyped-def]
@@ -279,7 +280,7 @@ def test_train_command_writes_an_adapter_and_says_how_to_use_it(home: Path, tmp_
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["steps"] == 1 and report["examples_seen"] == 4 and report["base"] == "gemma3-270m"
-    assert out.is_file() and report["sha256"] == reg.sha256_file(out) and report["bytes"] == out.stat().st_size
+    assert out.is_file() and report["sha256"] == files.sha256_file(out) and report["bytes"] == out.stat().st_size
     assert "Traceback" not in result.stderr
 
 

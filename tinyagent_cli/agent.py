@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from .errors import ConfigError, PlanError
 from .plan.checks import ResultKinds
 from .plan.parser import StreamingParser, numbered_call
-from .plan.prompt import Failure, Prompt, build_prompt
+from .plan.prompt import Failure, Prompt
 from .plan.tasks import Plan, Task
-from .plan.writer import write_body
+from .planners import PlannerStyle
 from .settings import Settings
 from .tools.spec import Catalog
 
@@ -50,7 +50,6 @@ class PlanRequest:
     grammar: str
     retrieval_s: float
     required: tuple[str, ...]  # tools the plan must call: a repeated line is refused while one is missing
-    bodies: tuple[tuple[str, str], ...]  # (tool, parameter): a body left empty is written from the request
 
     def unavailable(self, catalog: Catalog) -> ConfigError | None:
         """Why this request cannot be planned here: a tool it surely needs cannot run on this
@@ -123,26 +122,37 @@ class Agent:
     @property
     def model(self) -> LanguageModel:
         if self._model is None:
-            from .llm.registry import open_model
+            from .llm.backends import open_model
 
             self._model = open_model(self.model_spec, self.settings, verbose=self.verbose, console=self.console)
             self._warn_if_trained_for_other_tools()
         return self._model
 
     def _warn_if_trained_for_other_tools(self) -> None:
-        from .llm.llama import LlamaModel, adapter_metadata
-
-        if not isinstance(self._model, LlamaModel):
-            return
-        trained_for = adapter_metadata(self._model.llama).get("tinyagent.toolset")
+        trained_for = self.model.trained_toolset()
         if trained_for is None:
             return
-        new = sorted(set(self.catalog.tools) - set(trained_for.split(",")))
+        new = sorted(set(self.catalog.tools) - set(trained_for))
         if new:
             import sys
 
             print(f"warning: {self.model_spec.name} was trained before these tools existed: {', '.join(new)}; "
                   "it may not plan them well (tinyagent train makes an adapter that knows them)", file=sys.stderr)
+
+    @property
+    def style(self) -> PlannerStyle:
+        """How this planner is prompted and held (``planners/``)."""
+        from . import planners
+
+        return planners.get(self.model_spec.prompt_style)
+
+    @property
+    def examples_k(self) -> int:
+        """Solved examples in this planner's prompt: its models.yaml entry's, its style's, or the config's."""
+        for k in (self.model_spec.examples, self.style.examples):
+            if k is not None:
+                return k
+        return self.settings.config.examples_k
 
     @property
     def template(self) -> TemplateChoice:
@@ -171,44 +181,35 @@ class Agent:
 
     def warm_up(self) -> None:
         """Load the classifier and model and evaluate the fixed prompt prefix (REPL start)."""
-        prompt = build_prompt("", [], [], now=datetime.now(), style=self.model_spec.prompt_style,
-                              template=self.template.template)
-        warm = getattr(self.model, "warm_prefix", None)
-        if warm is not None:
-            warm(prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
-        _ = self.examples
+        prompt = self.style.prompt("", [], [], now=datetime.now(), template=self.template.template)
+        self.model.warm_prefix(prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
+        if self.examples_k:  # a planner that reads no examples needs no bank (nor its tagger)
+            _ = self.examples
 
     # ---- planning --------------------------------------------------------------------
 
     def prepare(self, query: str, *, failure: Failure | None = None, now: datetime | None = None) -> PlanRequest:
-        from .plan.grammar import POLICIES, plan_grammar, string_bound
-
         start = time.perf_counter()
-        spec = self.model_spec
+        style = self.style
         selection = self.toolrag.select(query)
-        k = self.settings.config.examples_k if spec.examples is None else spec.examples
+        k = self.examples_k
         examples = self.examples.pick(query, selection.tools, k, cover=selection.certain) if k else []
         retrieval_s = time.perf_counter() - start
         tools = [self.catalog.tools[name] for name in selection.tools]
-        prompt = build_prompt(
+        prompt = style.prompt(
             query,
             tools,
             [(e.query, e.plan) for e in examples],
             now=now or datetime.now().astimezone(),
             instructions=self.settings.config.instructions,
-            style=spec.prompt_style,
             failure=failure,
             template=self.template.template,
         )
-        policy = POLICIES[spec.prompt_style]
-        required = selection.certain if policy.sure_tools else ()
         # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
         given = (query, *self.settings.config.instructions)
-        grammar = plan_grammar(tools, required=required, request=given if policy.copies or policy.lookups_copy else (),
-                               lookups_only=not policy.copies, thoughts=policy.thoughts,
-                               max_string=string_bound(given))
+        grammar = style.policy.grammar(tools, sure=selection.certain, given=given)
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
-                           retrieval_s, tuple(required), _bodies(spec.prompt_style))
+                           retrieval_s, style.policy.required(selection.certain))
 
     async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
                            *, now: datetime | None = None) -> AsyncIterator[Task]:
@@ -217,10 +218,10 @@ class Agent:
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         stop = threading.Event()
         model = self.model  # load in this thread: loading errors surface here, not in the worker
+        style = self.style
         trace.prompt_tokens = model.count_tokens(request.prompt.text)
         start = time.perf_counter()
 
-        warm = getattr(model, "warm_prefix", None)
 
         def send(kind: str, value: object) -> None:
             try:
@@ -230,12 +231,13 @@ class Agent:
 
         def generate() -> None:
             try:
-                if warm is not None:  # restores the fixed prefix's KV state from disk in a fresh process
-                    warm(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
-                guard = RepeatGuard(request.required)
+                # restores the fixed prefix's KV state from disk in a fresh process (llama.cpp)
+                model.warm_prefix(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
+                guard = RepeatGuard(request.required if style.repeat_guard else ())
                 kinds = ResultKinds(self.catalog.tools, given=(request.query, *self.settings.config.instructions))
                 chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS,
-                                      reject=lambda line: kinds.pointless(line) or guard(line), forbid=kinds.forbids)
+                                      stop=style.stop, reject=lambda line: kinds.pointless(line) or guard(line),
+                                      forbid=kinds.forbids)
                 with contextlib.closing(chunks):  # releases the model at once when cancelled
                     for chunk in chunks:
                         if stop.is_set():
@@ -250,7 +252,6 @@ class Agent:
         worker = threading.Thread(target=generate, name="planner")
         worker.start()
         parser = StreamingParser(self.catalog, now=now)
-        bodies = dict(request.bodies)
         emitted: list[Task] = []
         try:
             while True:
@@ -263,7 +264,7 @@ class Agent:
                     trace.text += str(value)
                     tasks = parser.feed(str(value))
                 for task in tasks:
-                    task = write_body(task, self.catalog.tools[task.tool], request.query, bodies)
+                    task = style.finish(task, self.catalog.tools[task.tool], request.query)
                     if any(task.tool == seen.tool and task.args == seen.args for seen in emitted):
                         # A small model that has nothing more to plan writes an earlier call
                         # again: that is the end (RepeatGuard has already asked for another
@@ -297,12 +298,3 @@ class Agent:
             return Plan(tuple(asyncio.run(collect()))), request, trace, None
         except PlanError as exc:
             return None, request, trace, exc
-
-
-def _bodies(style: str) -> tuple[tuple[str, str], ...]:
-    """The message bodies a planner of this style leaves to a writer (tool, parameter)."""
-    if style != "tinyagent":
-        return ()
-    from .plan.tinyagent import load_format
-
-    return tuple(load_format().bodies.items())

@@ -229,13 +229,9 @@ def _finish(outcome: Any, as_json: bool, console: Console) -> int:
     if as_json:
         sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2) + "\n")
         return outcome.exit_code
-    if outcome.dry_run:
-        console.print("[dim]dry run: nothing was executed[/dim]")
-        return outcome.exit_code
-    if outcome.answer is not None:
-        console.print(outcome.answer.text)
-    if outcome.error:
-        _error_line(outcome.error)
+    from .ui.turn import print_outcome
+
+    print_outcome(console, outcome, _error_line)
     return outcome.exit_code
 
 
@@ -458,6 +454,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every expected error to its exit code."""
     from typer.exceptions import TyperException
 
+    from .plugins import register_commands
+
+    register_commands(app)  # plugins' commands (and `plugins`, from the built-in one), before parsing
     try:
         code = app(args=argv, standalone_mode=False)
     except TinyAgentError as exc:

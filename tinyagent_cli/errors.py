@@ -63,12 +63,6 @@ class ToolUnavailable(ToolError):
     """A tool cannot run here: missing credentials, backend, permission or program."""
 
 
-class TaskFailed(TinyAgentError):
-    """At least one task of a plan failed or timed out (the others still ran)."""
-
-    exit_code = EXIT_TASK_FAILED
-
-
 class Declined(TinyAgentError):
     """The person said no, or there was no terminal to ask and no --yes."""
 

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 # shows it, so an evaluation gives the same plans whatever day it runs.
 EVAL_NOW = datetime(2025, 3, 12, 9, 30, tzinfo=timezone(timedelta(hours=1)))
 
-# Tools whose first argument names whom or what to look up; compared exactly.
-LOOKUP_TOOLS = ("get_email_address", "get_phone_number", "open_and_get_file_path", "maps_open_location", "open_note")
 
 JOIN = "join"
 
@@ -205,9 +203,11 @@ def mistake(gold: Plan, plan: Plan | None, comparison: PlanComparison) -> str | 
     return "dropped request" if missing else "wiring"
 
 
-def lookups(plan: Plan) -> Counter[tuple[str, str]]:
-    """The multiset of (lookup tool, first argument) of a plan, the argument as :func:`normal_text`."""
-    return Counter((t.tool, normal_text(str(t.args[0]))) for t in plan.tasks if t.tool in LOOKUP_TOOLS and t.args)
+def lookups(plan: Plan, catalog: Catalog) -> Counter[tuple[str, str]]:
+    """The multiset of (lookup tool, first argument) of a plan, the argument as :func:`normal_text`:
+    whom or what it looks up (``ToolSpec.is_lookup``), compared exactly."""
+    return Counter((t.tool, normal_text(str(t.args[0]))) for t in plan.tasks
+                   if t.args and t.tool in catalog.tools and catalog.tools[t.tool].is_lookup)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -411,7 +411,7 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
                            len(gold.tasks))
     plan, request, trace, error = agent.plan(example.query, now=EVAL_NOW)
     comparison = compare_plans(gold, plan, agent.catalog) if plan is not None else PlanComparison(False)
-    gold_lookups = lookups(gold)
+    gold_lookups = lookups(gold, agent.catalog)
     return QueryResult(
         index,
         example.query,
@@ -425,7 +425,7 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
         success=comparison.same_dag,
         exact=comparison.exact,
         differences=comparison.differences,
-        lookup_match=(plan is not None and lookups(plan) == gold_lookups) if gold_lookups else None,
+        lookup_match=(plan is not None and lookups(plan, agent.catalog) == gold_lookups) if gold_lookups else None,
         mistake=mistake(gold, plan, comparison),
         error=str(error) if error else None,
         first_task_s=trace.timings.get("first_task_s"),
@@ -437,15 +437,12 @@ def evaluate_query(agent: Agent, index: int, example: Example, *, retrieval_only
 
 def all_tools_prompt_tokens(agent: Agent, request: PlanRequest) -> int:
     """The size of the same prompt had every catalog tool been offered (no retrieval)."""
-    from .plan.prompt import build_prompt
-
-    prompt = build_prompt(
+    prompt = agent.style.prompt(
         request.query,
         list(agent.catalog.tools.values()),
         request.examples,
         now=EVAL_NOW,
         instructions=agent.settings.config.instructions,
-        style=agent.model_spec.prompt_style,
         template=agent.template.template,
     )
     return agent.model.count_tokens(prompt.text)

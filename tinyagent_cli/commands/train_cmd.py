@@ -47,7 +47,8 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
     _require_extra()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from ..llm.registry import ensure_installed, load_registry, sha256_file
+    from ..llm.files import ensure_installed, sha256_file
+    from ..llm.registry import load_registry
     from ..retrieval.dataset import read_dataset
     from ..retrieval.toolrag import ToolRAG
     from ..train.data import data_hash, split_held_out, training_pairs

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def speech_model_dir(settings: Settings, name: str | None = None) -> tuple[str, Path]:
     """The speech model's registry name and its folder (``name`` or the configured one)."""
-    from ..llm.registry import ensure_installed, load_registry
+    from ..llm.files import ensure_installed
+    from ..llm.registry import load_registry
 
     name = name or settings.config.speech_model
     spec = load_registry(settings).get(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 # Every backend samples greedily with this seed, so one query gives one plan.
@@ -20,6 +21,9 @@ class LanguageModel(Protocol):
     ``forbid`` is asked about the text so far plus each candidate token; a backend that
     samples locally takes the next likeliest token instead of a forbidden one, a server
     ignores it.
+
+    A backend's model class subclasses this protocol, so the optional abilities below have
+    their defaults: no prefix cache, no adapter.
     """
 
     name: str
@@ -34,3 +38,11 @@ class LanguageModel(Protocol):
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes in this model's context (approximate for servers)."""
         ...
+
+    def warm_prefix(self, prefix: str, cache_dir: Path | None = None) -> None:
+        """Evaluate ``prefix`` now (and keep it under ``cache_dir``), so a prompt starting with
+        it pays only for its tail; a model without a prefix cache does nothing."""
+
+    def trained_toolset(self) -> tuple[str, ...] | None:
+        """The tools the planner's adapter was trained with; None when it does not say."""
+        return None

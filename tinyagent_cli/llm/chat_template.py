@@ -133,9 +133,10 @@ def choose_template(spec: ModelSpec, settings: Settings) -> TemplateChoice:
     """The chat template a planner's prompt is wrapped in: models.yaml's ``template``, or the
     GGUF's own (the default, and with ``template_from: gguf``), which stands in for it while
     the file is not on this machine."""
-    from .registry import TEMPLATE_STYLES, installed_path
+    from .. import planners
+    from .files import installed_path
 
-    if spec.prompt_style not in TEMPLATE_STYLES:
+    if not planners.get(spec.prompt_style).template:
         return TemplateChoice(None)
     entry = ChatTemplate(spec.template, f"model {spec.name!r} ({spec.origin})") if spec.template else None
     if spec.backend != "llama_cpp" or (entry is not None and spec.template_from != "gguf"):

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..settings import Settings
-from .base import SEED
+from .base import SEED, LanguageModel
 from .registry import ModelSpec
 
 # llama.cpp's OpenMP threads spin while they wait. On a machine doing anything else the
@@ -118,7 +118,7 @@ def _stderr_to_devnull(enabled: bool) -> Iterator[None]:
         os.close(devnull)
 
 
-class LlamaModel:
+class LlamaModel(LanguageModel):
     """A loaded GGUF model: greedy, grammar-constrained streaming completion.
 
     Generation is our own short loop over llama.cpp rather than ``create_completion``:
@@ -158,6 +158,10 @@ class LlamaModel:
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def trained_toolset(self) -> tuple[str, ...] | None:
+        toolset = adapter_metadata(self.llama).get("tinyagent.toolset")
+        return None if toolset is None else tuple(toolset.split(","))
 
     def _prompt_tokens(self, text: str) -> list[int]:
         """``text``'s tokens after BOS; a chat template that writes the BOS token itself
@@ -552,11 +556,6 @@ def _stop_at(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
         yield pending
 
 
-def check_grammar(llama: Any, text: str) -> None:
-    """Raise ModelError if llama.cpp cannot parse GBNF ``text`` for this model's vocabulary."""
-    _Grammar(llama, text, _Candidates(llama.n_vocab()))
-
-
 def load_llama_model(spec: ModelSpec, path: Path, settings: Settings, verbose: bool = False) -> LlamaModel:
     """The process-wide LlamaModel for ``path`` (loaded on first use)."""
     adapter = _verified_adapter(spec) if spec.adapter else None
@@ -575,7 +574,7 @@ def load_llama_model(spec: ModelSpec, path: Path, settings: Settings, verbose: b
 
 
 def _verified_adapter(spec: ModelSpec) -> Path:
-    from .registry import sha256_file
+    from .files import sha256_file
 
     assert spec.adapter is not None
     path = spec.adapter.path

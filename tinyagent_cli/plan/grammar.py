@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..tools.spec import Param, ToolSpec
+from .parser import END_OF_PLAN
 from ..words import EDGE, PLAIN_WORD, word_core
 
 MAX_TASKS = 8  # at most 9: a reference is one digit
@@ -36,34 +37,30 @@ MAX_ITEM = 100
 OWN_WORDS = 40
 MAX_DATE_WORDS = 6  # "on the 3rd at 5:30 pm" is the longest date phrase a request needs
 MAX_THOUGHT = 300  # characters of a "Thought:" line
-END_OF_PLAN = "<END_OF_PLAN>"
 
 
 
 @dataclass(frozen=True)
 class GrammarPolicy:
-    """How far a prompt style's grammar holds its model, beyond a valid plan."""
+    """How far a planner style's grammar holds its model, beyond a valid plan."""
 
     sure_tools: bool  # ToolRAG's sure tools are called before join() (a repeat is refused while one is missing)
     copies: bool  # verbatim arguments and dates are words of the request
-    # Without copies: the verbatim arguments of lookups (``_is_lookup``) still are, and a
+    # Without copies: the verbatim arguments of lookups (``ToolSpec.is_lookup``) still are, and a
     # request that says no date gets none.
     lookups_copy: bool = False
     thoughts: bool = False  # LLMCompiler's conventions: "Thought:" lines, None, <END_OF_PLAN>
 
+    def required(self, sure: Sequence[str]) -> tuple[str, ...]:
+        """The tools a plan must call: ToolRAG's ``sure`` ones, if this policy holds to them."""
+        return tuple(sure) if self.sure_tools else ()
 
-POLICIES: dict[str, GrammarPolicy] = {
-    # A base model copies its examples: every rule measured to help it (README, "Accuracy").
-    "completion": GrammarPolicy(sure_tools=True, copies=True),
-    "chat": GrammarPolicy(sure_tools=True, copies=True),
-    # Trained here: it writes better arguments than copying allows, but a name it looks up
-    # is one the request said and it dates nothing undated (README, "A planner trained for
-    # the job"); sure tools measurably help it.
-    "trained": GrammarPolicy(sure_tools=True, copies=False, lookups_copy=True),
-    # Fine-tuned elsewhere on its own conventions (ISO dates, bodies left to a writer, thoughts):
-    # validity only, since no constraint has been measured to help these models here.
-    "tinyagent": GrammarPolicy(sure_tools=False, copies=False, thoughts=True),
-}
+    def grammar(self, tools: Sequence[ToolSpec], *, sure: Sequence[str], given: Sequence[str]) -> str:
+        """The plan grammar for ``tools`` under this policy; ``given`` is the request (and the
+        standing instructions) whose words verbatim arguments may copy."""
+        copied = given if self.copies or self.lookups_copy else ()
+        return plan_grammar(tools, required=self.required(sure), request=copied, lookups_only=not self.copies,
+                            thoughts=self.thoughts, max_string=string_bound(given))
 
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 _EMPTY = {"str": '"\\"\\""', "int": '"0"', "bool": '"False"', "list[str]": '"[]"'}  # Param.said_by
@@ -235,12 +232,6 @@ def _rule_name(tool: str, step: int) -> str:
     return f"call-{tool.replace('_', '-')}-{step}"
 
 
-def _is_lookup(tool: ToolSpec) -> bool:
-    """A tool that finds something the request names (a contact, a file, a note, a place):
-    it changes nothing and returns a value."""
-    return not tool.side_effects and bool(tool.returns)
-
-
 def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool,
                 thoughts: bool = False, max_string: int = MAX_STRING, lookups_only: bool = False,
                 unsaid: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
@@ -252,7 +243,7 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
         if (tool.name, param.name) in unsaid:
             return _EMPTY[param.type]
         kind = _TYPE_RULES[param.type]
-        if verbatim and param.verbatim and (not lookups_only or _is_lookup(tool)):
+        if verbatim and param.verbatim and (not lookups_only or tool.is_lookup):
             kind = "quote" if kind == "str" else "quotes"
         rule = f"{kind}-{step}" if kind in ("str", "list", "quote", "quotes") else kind
         return f'({rule} | "None")' if thoughts else rule
@@ -370,7 +361,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     names = {tool.name for tool in unique}
     required = [name for name in dict.fromkeys(required) if name in names][:max_tasks]
     waiting = {frozenset(required)}
-    verbatim = bool(request) and any(p.verbatim and (not lookups_only or _is_lookup(tool))
+    verbatim = bool(request) and any(p.verbatim and (not lookups_only or tool.is_lookup)
                                      for tool in unique for p in tool.params)
     said = _said_rules(request) if verbatim else []
     words = {w.lower() for text in request for w in re.findall(r"\w+", text)}

@@ -25,11 +25,20 @@ from ..tools.spec import Catalog, Param, ToolSpec
 from .tasks import Plan, Task, references
 
 END_OF_PLAN = "<END_OF_PLAN>"
+# "3. compose_new_email(" at the start of a line: the task's id and tool (join() included)
+CALL_HEAD = r"^\s*(\d+)\s*\.\s*([A-Za-z_]\w*)\s*\("
+PLAN_CALL = re.compile(CALL_HEAD, re.MULTILINE)
 _NUMBERED = re.compile(r"^(\d+)\s*\.\s*(.*)$", re.DOTALL)
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.DOTALL)
 _MAX_LINE = 200_000  # a plan line longer than this is a runaway generation, not a plan
 
 _EMPTY = {"str": "", "date": "", "list[str]": [], "int": 0, "bool": False}
+
+
+def plan_calls(plan: str) -> list[str]:
+    """The tools a plan text calls, in plan order and as often as called, without join; read
+    by pattern, so a plan that does not parse is read too."""
+    return [tool for _, tool in PLAN_CALL.findall(plan) if tool != "join"]
 
 
 def numbered_call(line: str) -> tuple[str, str] | None:

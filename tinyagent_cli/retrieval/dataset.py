@@ -1,22 +1,19 @@
 """Datasets of solved queries: JSONL lines ``{"query", "plan", optional "template" or "author"}``.
 
-The tools of an example come from its plan text with a light regex over the numbered
-call lines, so retrieval does not depend on the plan parser (a pack's examples must be
-readable even when a tool's signature changed).
+The tools of an example come from its plan text by the call-line pattern
+(``plan.parser.plan_calls``), not by parsing it: a pack's examples must be readable even
+when a tool's signature changed.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError
-
-# "3. compose_new_email(" at the start of a line; join() is the end marker, not a tool.
-_CALL = re.compile(r"^\s*\d+\s*\.\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+from ..plan.parser import plan_calls
 
 
 @dataclass(frozen=True)
@@ -28,16 +25,6 @@ class Example:
     # examples are held out together when tuning and training, as a new phrasing would be.
     template: str = ""
     repeated: tuple[str, ...] = ()  # tools the plan calls more than once ("invite Ana and Raj")
-
-
-def plan_calls(plan: str) -> list[str]:
-    """The tool name of every call of a plan, in order, without join."""
-    return [name for name in _CALL.findall(plan) if name != "join"]
-
-
-def plan_tools(plan: str) -> tuple[str, ...]:
-    """The distinct tool names a plan calls, in order of first use, without join."""
-    return tuple(dict.fromkeys(plan_calls(plan)))
 
 
 def parse_example(data: object) -> Example:

@@ -6,10 +6,10 @@ the k most similar examples whose tools all lie in the selected set, greedily by
 marginal relevance: an example that repeats the tool set of one already picked gives
 way to a slightly less similar one that shows the planner another plan shape. Examples
 that use every tool ToolRAG is sure of come first: a small model copies the shape of
-its examples, and one that shows only half of a two-part request gets half a plan
-(Gemma 270M on dev: 59% of plans right without this, 69% with it). For the same reason,
-when the request names two people (or files) for a tool, examples that call that tool
-more than once come first (``MentionTagger``; dev 69% -> 74%).
+its examples, and one that shows only half of a two-part request gets half a plan. For
+the same reason, when the request names two people (or files) for a tool, examples that
+call that tool more than once come first (``MentionTagger``). What each did: README,
+"Earlier figures".
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..plan.parser import CALL_HEAD
 from ..words import EDGE, word_core
 from .dataset import Example
 
@@ -44,7 +45,7 @@ MENTION = 0.5  # a word is part of a tool's argument when its probability reache
 PRONOUNS = frozenset({"i", "me", "you", "he", "him", "she", "her", "it", "we", "us", "they", "them"})
 
 # The first argument of a call, when it is a string literal: '2. get_email_address("Ana")'.
-_FIRST_ARG = re.compile(r'^\s*\d+\s*\.\s*(\w+)\(\s*("(?:[^"\\\n]|\\.)*")', re.MULTILINE)
+_FIRST_ARG = re.compile(CALL_HEAD + r'\s*("(?:[^"\\\n]|\\.)*")', re.MULTILINE)  # a call's first string
 
 
 def _shape(core: str) -> str:
@@ -104,7 +105,7 @@ def word_labels(example: Example, tools: Sequence[str]) -> list[int]:
     words = example.query.split()
     labels = [0] * len(words)
     lows = [word_core(w).lower() for w in words]
-    for name, literal in _FIRST_ARG.findall(example.plan):
+    for _, name, literal in _FIRST_ARG.findall(example.plan):
         if name not in tools:
             continue
         try:

@@ -61,9 +61,9 @@ MIN_POSITIVES = 5
 # A hinted tool (ToolSpec.after) joins the selection when its own score reaches this: adding
 # every hint gave the same recall on test and dev with ~0.7 more tools per query (bench/retrieval).
 HINT_FLOOR = 0.05
-# A tool scoring this is one the plan must call (Selection.certain). On the test set the
-# tools over 0.8 were all gold tools for 98.4% of queries (100% of dev), and Gemma 270M
-# left out one of two requests in about a third of its plans.
+# A tool scoring this is one the plan must call (Selection.certain): such tools are nearly
+# always gold tools, and a small planner otherwise leaves out one of two requests (README,
+# "Earlier figures").
 CERTAIN = 0.8
 KEEP_CACHE_FILES = 4
 

@@ -42,12 +42,9 @@ from .osascript import (
 T = TypeVar("T")
 
 MAPS_URL = "https://maps.apple.com/"
-# Spellings a planner uses for Maps' dirflg (d driving, w walking, r transit).
-_TRANSPORT = {
-    "": "d", "d": "d", "drive": "d", "driving": "d", "car": "d",
-    "w": "w", "walk": "w", "walking": "w", "foot": "w", "on foot": "w",
-    "r": "r", "transit": "r", "public transit": "r", "public transport": "r", "bus": "r", "train": "r",
-}
+# Maps' dirflg for each transport of pack.yaml (the executor hands on its letter); Apple
+# Maps' URLs have none for cycling.
+_DIRFLG = {"d": "d", "w": "w", "r": "r"}
 _FUZZY_WORDS = 3  # Spotlight name searches for the fuzzy pass: the longest words of the query
 _FUZZY_CANDIDATES = 5000  # paths kept per search; enough for a home folder, bounded for speed
 MAX_NAME_BYTES = 255  # no file name on macOS (APFS, HFS+) is longer
@@ -338,10 +335,10 @@ def maps_open_location(ctx: ToolContext, location: str) -> str:
 
 
 def maps_show_directions(ctx: ToolContext, start_location: str, end_location: str, transport: str) -> str:
-    mode = " ".join(_text("transport", transport).lower().split())
-    if mode not in _TRANSPORT:
-        raise ToolError(f"transport must be d (driving), w (walking) or r (transit), not {transport!r}")
-    params = {"daddr": _required("end_location", end_location), "dirflg": _TRANSPORT[mode]}
+    mode = _DIRFLG.get(_text("transport", transport) or "d")
+    if mode is None:
+        raise ToolError(f"Maps on macOS gives no directions for transport {transport!r}: d, w or r")
+    params = {"daddr": _required("end_location", end_location), "dirflg": mode}
     start = _text("start_location", start_location).strip()
     if start:  # no saddr: Maps starts from the current location
         params = {"saddr": start, **params}

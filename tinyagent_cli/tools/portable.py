@@ -70,12 +70,8 @@ _DRAFTS_CHECKED = 50  # a retry follows its first try within seconds: the newest
 KDECONNECT = "kdeconnect-cli"
 _KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+$")
-_TRANSPORT = {
-    "d": "driving", "driving": "driving", "drive": "driving", "car": "driving", "": "driving",
-    "w": "walking", "walking": "walking", "walk": "walking",
-    "r": "transit", "transit": "transit", "public transit": "transit", "bus": "transit", "train": "transit",
-    "b": "bicycling", "bicycling": "bicycling", "bike": "bicycling", "cycling": "bicycling",
-}  # fmt: skip
+# Google's travelmode for each transport of pack.yaml (the executor hands on its letter).
+_TRAVELMODE = {"d": "driving", "w": "walking", "r": "transit", "b": "bicycling"}
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -339,7 +335,8 @@ def _collection(ctx: ToolContext, kind: str, name: str, component: str, default:
         moved = vdir.migrate(source, where.root, kind)
         if moved:
             log.warning("%s", moved)
-    collection, new = vdir.choose(where.root, name, component, where.default or default)
+    # the data dir's own folders (nobody configured them) keep tinyagent's default names
+    collection, new = vdir.choose(where.root, name, component, where.default or default, own=where.source is None)
     return collection, (" (new)" if new else "")
 
 
@@ -942,9 +939,9 @@ def maps_show_directions(ctx: ToolContext, start_location: str, end_location: st
     destination = " ".join(end_location.split())
     if not destination:
         raise ToolError("no destination given")
-    mode = _TRANSPORT.get(transport.strip().lower())
+    mode = _TRAVELMODE.get(transport.strip() or "d")
     if mode is None:
-        raise ToolError(f"transport must be d (driving), w (walking) or r (public transit), not {transport!r}")
+        raise ToolError(f"transport must be d, w, r or b, not {transport!r}")
     origin = " ".join(start_location.split())
     provider = ctx.settings.config.maps.provider
     if provider != "google" and mode in _OSM_ENGINE:  # a geo: URI cannot ask for a route: OSM can

@@ -3,7 +3,8 @@
 A toolpack is a folder with ``pack.yaml`` (the tools), optionally solved queries for
 retrieval (``examples.jsonl``, or the files its ``examples`` patterns name) and whatever
 its implementations need (AppleScript files). The shipped pack lives in ``toolpacks/``; a person's own packs live in the
-config dir's ``toolpacks/`` and may bring their own Python implementation file.
+config dir's ``toolpacks/`` and may bring their own Python implementation file; plugins give theirs through the
+``register_toolpacks`` hook (``plugins/``), the shipped one included.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..errors import PackError
-from ..settings import BACKENDS, Settings
+from ..errors import PackError, ToolError
+from ..settings import BACKENDS, Settings, read_yaml
 
 PARAM_TYPES = ("str", "int", "bool", "list[str]", "date")
 _PACK_KEYS = {"name", "description", "implementations", "tools", "examples"}
 DEFAULT_EXAMPLES = ("examples.jsonl",)
 _TOOL_KEYS = {"name", "description", "side_effects", "backends", "after", "params", "returns"}
-_PARAM_KEYS = {"name", "type", "description", "verbatim", "kind", "said_by"}
+_PARAM_KEYS = {"name", "type", "description", "verbatim", "kind", "said_by", "choices"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,20 @@ class Param:
     # value (0, False, ""): a constrained planner writes the empty value otherwise, so it
     # cannot make up a priority nobody asked for.
     said_by: tuple[str, ...] = ()
+    # The values it may take, each with the other ways a planner spells it (transport: "w"
+    # for "walking", "walk", "on foot"); a tool receives the value, never a spelling.
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def choice(self, value: Any) -> Any:
+        """``value`` as one of ``choices`` (ToolError when it is none); other values as they are."""
+        if not self.choices:
+            return value
+        said = " ".join(str(value).lower().split())
+        for choice, spellings in self.choices:
+            if said == choice or said in spellings:
+                return choice
+        listed = ", ".join(f"{choice} ({spellings[0]})" if spellings else choice for choice, spellings in self.choices)
+        raise ToolError(f"{self.name} must be {listed}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,12 @@ class ToolSpec:
     # The kind of value its result is ("email", "path"), matched against Param.kind; ""
     # for a confirmation, which no "$N" passes on.
     returns: str = ""
+
+    @property
+    def is_lookup(self) -> bool:
+        """A tool that finds something the request names (a contact, a file, a note, a place):
+        it changes nothing and returns a value."""
+        return not self.side_effects and bool(self.returns)
 
     def signature(self) -> str:
         """The Python-style signature a planner reads: ``name(a: str, b: list[str]) -> str``."""
@@ -83,6 +104,34 @@ def shipped_packs_dir() -> Path:
     here = Path(__file__).resolve().parent.parent
     inside = here / "toolpacks"
     return inside if inside.is_dir() else here.parent / "toolpacks"
+
+
+def shipped_pack_dirs() -> list[Path]:
+    """The shipped packs' folders (the built-in plugin registers them)."""
+    return _pack_dirs(shipped_packs_dir())
+
+
+def _registered_pack(path: Any) -> Path:
+    """A plugin's ``register(path)`` of the ``register_toolpacks`` hook, checked."""
+    pack_dir = Path(path)
+    if not (pack_dir / "pack.yaml").is_file():
+        raise ValueError(f"{pack_dir} has no pack.yaml")
+    return pack_dir
+
+
+def _choices(file: Path, where: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{value: [spelling, ...]}``, spellings lower-cased; every value and spelling once only."""
+    _expect(file, where, value, dict, "a mapping of each value to its other spellings")
+    seen: set[str] = set()
+    found = []
+    for choice, spellings in value.items():
+        spelled = tuple(" ".join(s.lower().split()) for s in _str_list(file, f"{where}.{choice}", spellings or []))
+        for word in (str(choice), *spelled):
+            if word in seen:
+                raise PackError(f"{file}: {where}: {word!r} is given twice")
+            seen.add(word)
+        found.append((str(choice), spelled))
+    return tuple(found)
 
 
 def _expect(file: Path, where: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
@@ -123,17 +172,8 @@ def _is_identifier(name: str) -> bool:
 
 def load_pack(pack_dir: Path) -> Toolpack:
     """Load and validate one pack; every defect is a PackError naming the file and key."""
-    import yaml
-
     file = pack_dir / "pack.yaml"
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{mark.line + 1}:" if mark is not None else ""
-        raise PackError(f"{file}:{at} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PackError(f"{file}: cannot be read ({exc})") from None
+    data = read_yaml(file, PackError)
 
     _keys(file, "pack", data, _PACK_KEYS, {"name", "tools"})
     name = _expect(file, "name", data["name"], str, "a string")
@@ -178,7 +218,10 @@ def load_pack(pack_dir: Path) -> Toolpack:
             said_by = tuple(w.lower() for w in _str_list(file, f"{pwhere}.said_by", p.get("said_by", [])))
             if said_by and ptype == "date":
                 raise PackError(f"{file}: {pwhere}.said_by: a date is already only what the request says")
-            params.append(Param(pname, ptype, pdesc, verbatim, kind, said_by))
+            choices = _choices(file, f"{pwhere}.choices", p.get("choices", {}))
+            if choices and ptype != "str":
+                raise PackError(f"{file}: {pwhere}.choices: only a str is one of several values")
+            params.append(Param(pname, ptype, pdesc, verbatim, kind, said_by, choices))
         backends = _str_list(file, f"{where}.backends", raw.get("backends", list(impls)))
         for backend in backends:
             if backend not in impls:
@@ -309,19 +352,39 @@ def _import_implementation(pack: Toolpack, target: str) -> Any:
 
 
 def load_catalog(settings: Settings, extra_dirs: Iterable[Path] = ()) -> Catalog:
-    """The shipped packs plus the person's own, less what config disables."""
+    """The shipped packs, the person's own, then the plugins', less what config disables.
+
+    A plugin's pack that does not load (or redefines a tool) sets that plugin aside with a
+    warning; any other pack's defect is an error."""
+    from .. import plugins
+
+    registered = plugins.registrations("register_toolpacks", _registered_pack)
+    order: list[tuple[Path, plugins.Plugin | None]] = [
+        *((pack_dir, None) for plugin, pack_dir in registered if plugin.builtin),
+        *((pack_dir, None) for pack_dir in _pack_dirs(settings.paths.user_packs_dir)),
+        *((pack_dir, plugin) for plugin, pack_dir in registered if not plugin.builtin),
+        *((pack_dir, None) for pack_dir in extra_dirs),
+    ]
     disabled = set(settings.config.disabled_packs)
     packs: list[Toolpack] = []
     seen: dict[str, Path] = {}
-    for pack_dir in [*_pack_dirs(shipped_packs_dir()), *_pack_dirs(settings.paths.user_packs_dir), *extra_dirs]:
-        pack = load_pack(pack_dir)
-        if pack.name in disabled:
+    for pack_dir, plugin in order:
+        if plugin is not None and plugin.error:
             continue
-        for tool in pack.tools:
-            if tool.name in seen:
-                raise PackError(
-                    f"{pack_dir / 'pack.yaml'}: tool {tool.name!r} is already defined in {seen[tool.name]}"
-                )
-            seen[tool.name] = pack_dir / "pack.yaml"
+        try:
+            pack = load_pack(pack_dir)
+            if pack.name in disabled:
+                continue
+            for tool in pack.tools:
+                if tool.name in seen:
+                    raise PackError(
+                        f"{pack_dir / 'pack.yaml'}: tool {tool.name!r} is already defined in {seen[tool.name]}"
+                    )
+        except PackError as exc:
+            if plugin is None:
+                raise
+            plugins.set_aside(plugin, str(exc))
+            continue
+        seen.update({tool.name: pack_dir / "pack.yaml" for tool in pack.tools})
         packs.append(pack)
     return Catalog(tuple(packs), settings.backend, frozenset(settings.config.disabled_tools))

@@ -88,10 +88,13 @@ def _items(folder: Path, suffix: str, limit: int) -> Iterator[Path]:
                 return
 
 
-def choose(root: Path, name: str, component: str, default: str) -> tuple[Collection, bool]:
+def choose(root: Path, name: str, component: str, default: str, *, own: bool = False) -> tuple[Collection, bool]:
     """The collection ``name`` names (its displayname or folder, loosely); for no name the
-    configured ``default``, else the first that holds ``component`` or nothing yet.
-    Returns (collection, whether it was created now). A name that matches none makes a new one.
+    ``default`` one, else (in a folder that is not ``own``, where another program keeps its
+    calendars) the first that holds ``component`` or nothing yet. Returns (collection,
+    whether it was created now). A name that matches none makes a new one, as does the
+    default in an ``own`` folder: there, where an unnamed item goes never depends on what
+    else happens to exist.
     """
     existing = collections(root)
     wanted = normalise(name) if name.strip() else ""
@@ -103,7 +106,7 @@ def choose(root: Path, name: str, component: str, default: str) -> tuple[Collect
     for collection in existing:
         if normalise(default) in (normalise(collection.name), normalise(collection.path.name)):
             return collection, False
-    fitting = [c for c in existing if holds(c, component) is not False]
+    fitting = [] if own else [c for c in existing if holds(c, component) is not False]
     fitting.sort(key=lambda c: holds(c, component) is None)  # those holding the kind first
     if fitting:
         return fitting[0], False

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import DatasetError
-from ..plan.prompt import build_prompt
+from ..planners.trained import trained_prompt
 from ..retrieval.dataset import Example
 from ..retrieval.toolrag import ToolRAG, example_group
 from ..settings import Settings
 from ..tools.spec import Catalog
 
-# The clock is not in a trained planner's prompt; build_prompt wants one all the same.
+# The clock is not in a trained planner's prompt; a prompt builder wants one all the same.
 _NO_CLOCK = datetime(2026, 1, 1)
 EXAMPLE_POOL = 12  # examples retrieved per query, of which those of its own templates are dropped
 
@@ -58,8 +58,7 @@ def training_pairs(examples: Sequence[Example], catalog: Catalog, settings: Sett
             picked = bank.pick(example.query, tools, k=examples_in_prompt + EXAMPLE_POOL)
             shown = [(e.query, e.plan) for e in picked
                      if e.query != example.query and not own & _clauses(e.template)][:examples_in_prompt]
-        prompt = build_prompt(example.query, [catalog.tools[t] for t in tools], shown, now=_NO_CLOCK,
-                              style="trained")
+        prompt = trained_prompt(example.query, [catalog.tools[t] for t in tools], shown, now=_NO_CLOCK)
         pairs.append(TrainingPair(example.query, prompt.text, example.plan.strip(),
                                   example_group(example), tools))
     return pairs

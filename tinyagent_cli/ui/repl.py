@@ -37,7 +37,7 @@ from ..settings import Settings
 from ..tools.spec import Catalog
 from .render import tool_detail, tools_table
 from ..loop import Loop, Outcome
-from .turn import TerminalFrontend
+from .turn import TerminalFrontend, print_outcome
 
 HISTORY_FILENAME = "repl_history"
 PROMPT = "tinyagent> "
@@ -225,15 +225,10 @@ class Repl:
             ran = [tools.get(r.id, "?") for r in outcome.results.values() if r.status == "done"]
             self.console.print(f"[yellow]cancelled[/yellow]: {escape(', '.join(ran)) + ' ran' if ran else 'nothing ran'}")
             return
-        if outcome.dry_run:
-            self.console.print("[dim]dry run: nothing was executed[/dim]")
-        elif outcome.confirmation == "no":  # the person's choice, not an error (one-shot runs still exit 4)
+        if outcome.confirmation == "no":  # the person's choice, not an error (one-shot runs still exit 4)
             self.console.print("Nothing was run.", markup=False, highlight=False)
             return
-        elif outcome.answer is not None:
-            self.console.print(outcome.answer.text, markup=False, highlight=False)
-        if outcome.error:
-            self._error(outcome.error)
+        print_outcome(self.console, outcome, self._error)
         timings = outcome.timings
         if "plan_s" in timings:
             self.console.print(f"[dim]planned in {timings['plan_s'] + timings.get('retrieval_s', 0.0):.2f}s, "

@@ -10,6 +10,7 @@ before the question when a person is there to read it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.live import Live
@@ -86,3 +87,14 @@ class TerminalFrontend:
         if self.live:
             self._display = Live(self.view, console=self.console, refresh_per_second=12, transient=transient)
             self._display.start()
+
+
+def print_outcome(console: Console, outcome: Outcome, error: Callable[[str], None]) -> None:
+    """What a turn came to, after its tree: whether it was a dry run, the answer, the error
+    (through ``error``: stderr for one-shot runs, the session's own line in the REPL)."""
+    if outcome.dry_run:
+        console.print("[dim]dry run: nothing was executed[/dim]")
+    elif outcome.answer is not None:
+        console.print(outcome.answer.text, markup=False, highlight=False)
+    if outcome.error:
+        error(outcome.error)

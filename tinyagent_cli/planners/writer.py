@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+from ..plan.tasks import Task
 from ..tools.spec import ToolSpec
-from .tasks import Task
 
 # What introduces the message in a request: a quotation, a colon, or a word such as "saying".
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,})[\"”]|(?<!\w)'([^']{2,})'(?!\w)")

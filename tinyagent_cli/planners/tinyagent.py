@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PlanError
+from ..plan.grammar import GrammarPolicy
+from ..plan.parser import END_OF_PLAN, literal_args, numbered_call
+from ..plan.prompt import Failure, Prompt
+from ..plan.tasks import Task, references
 from ..tools.spec import ToolSpec
-from .parser import END_OF_PLAN, literal_args, numbered_call
-from .prompt import Failure, Prompt
-from .tasks import Task, references
+from . import PlannerStyle
+from .writer import write_body
 
 if TYPE_CHECKING:
     from ..llm.chat_template import ChatTemplate
@@ -190,3 +193,16 @@ def _iso(phrase: str, now: datetime, day_only: bool) -> str:
     except ValueError:
         return phrase
     return when.strftime(ISO_DAY if day_only else ISO_FORMAT) if when is not None else phrase
+
+
+def _finish(task: Task, tool: ToolSpec, request: str) -> Task:
+    """A message body the planner left to a writer (``planners/writer.py``), from the request."""
+    return write_body(task, tool, request, load_format().bodies)
+
+
+STYLES = (
+    # Fine-tuned elsewhere on its own conventions (ISO dates, bodies left to a writer, thoughts):
+    # validity only, since no constraint has been measured to help these models here.
+    PlannerStyle("tinyagent", tinyagent_prompt, GrammarPolicy(sure_tools=False, copies=False, thoughts=True),
+                 repeat_guard=False, finish=_finish, template=True, stop=(END_OF_PLAN,)),
+)
