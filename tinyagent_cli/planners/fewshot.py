@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..plan.grammar import GrammarPolicy
@@ -69,18 +70,10 @@ def _prompt(style: str, query: str, tools: Sequence[ToolSpec], examples: Sequenc
     return Prompt("".join(parts), prefix, style)
 
 
-def _completion(query: str, tools: Sequence[ToolSpec], examples: Sequence[tuple[str, str]], **kw: object) -> Prompt:
-    return _prompt("completion", query, tools, examples, **kw)  # type: ignore[arg-type]
-
-
-def _chat(query: str, tools: Sequence[ToolSpec], examples: Sequence[tuple[str, str]], **kw: object) -> Prompt:
-    return _prompt("chat", query, tools, examples, **kw)  # type: ignore[arg-type]
-
-
 # A base model copies its examples: every grammar rule measured to help it (README, "Accuracy").
 _POLICY = GrammarPolicy(sure_tools=True, copies=True)
 
 STYLES = (
-    PlannerStyle("completion", _completion, _POLICY),
-    PlannerStyle("chat", _chat, _POLICY, template=True, chat=True),
+    PlannerStyle("completion", partial(_prompt, "completion"), _POLICY),
+    PlannerStyle("chat", partial(_prompt, "chat"), _POLICY, template=True, chat=True),
 )

@@ -66,6 +66,8 @@ MAX_WALK_ENTRIES = 200_000
 MAX_WALK_SECONDS = 5.0
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "Trash"})
 _OPEN_TIMEOUT = 10.0
+# xdg-email says at once when no mail program is set up; one it starts may run on for hours
+_COMPOSE_WAIT = 2.0
 _DRAFTS_CHECKED = 50  # a retry follows its first try within seconds: the newest drafts suffice
 KDECONNECT = "kdeconnect-cli"
 _KDECONNECT_TIMEOUT = 10.0  # the first call may start the KDE Connect daemon
@@ -324,7 +326,7 @@ def store(settings: Settings, kind: str) -> vdir.Found:
     configured = getattr(settings.config.portable, f"{kind}_dir")
     if configured != "auto":
         return vdir.Found(settings.paths.data_dir / Path(configured).expanduser(), settings.paths.config_file)
-    return vdir.pim_roots().get(kind) or vdir.Found(settings.paths.data_dir / kind, None)
+    return vdir.pim_root(kind) or vdir.Found(settings.paths.data_dir / kind, None)
 
 
 def _collection(ctx: ToolContext, kind: str, name: str, component: str, default: str) -> tuple[vdir.Collection, str]:
@@ -617,19 +619,20 @@ def _move_old_drafts(ctx: ToolContext, mailbox: imap.Mailbox, folder: str) -> No
     from email.parser import BytesHeaderParser
 
     drafts = data_folder(ctx.settings, "drafts_dir")
-    old = sorted(drafts.glob("*.eml")) if drafts.is_dir() else []
-    if not old:
+    if not drafts.is_dir() or not any(drafts.glob("*.eml")):
         return
     kept = inside(drafts, ".moved-to-imap")
     with folder_lock(drafts):
+        old = sorted(drafts.glob("*.eml"))  # listed under the lock: a run at once may have moved them
         for path in old:
             data = path.read_bytes()
             key = str(BytesHeaderParser().parsebytes(data).get(KEY_HEADER) or f"file:{path.name}")
             mailbox.save_draft(data, key)
             kept.mkdir(exist_ok=True)
             os.replace(path, kept / path.name)
-    log.warning("moved %d draft(s) from %s into %r on %s; the files are kept in %s",
-                len(old), drafts, folder, ctx.settings.config.imap.host, kept)
+    if old:
+        log.warning("moved %d draft(s) from %s into %r on %s; the files are kept in %s",
+                    len(old), drafts, folder, ctx.settings.config.imap.host, kept)
 
 
 def _save_draft(ctx: ToolContext, msg: EmailMessage) -> tuple[Path, bool]:
@@ -673,7 +676,7 @@ def _compose_window(ctx: ToolContext, msg: EmailMessage, path: Path, attachments
     except OSError as exc:
         return f"; xdg-email could not be started ({exc.strerror or exc})"
     try:
-        code = process.wait(_OPEN_TIMEOUT)
+        code = process.wait(_COMPOSE_WAIT)
     except subprocess.TimeoutExpired:
         code = 0  # still running: the mail program has it
     if code == 3:

@@ -6,7 +6,7 @@ file, ``<uid>.ics`` or ``<uid>.vcf``. Items are written under a temporary name a
 place, so a reader never sees half an item and an existing item is never overwritten.
 
 Where the storage folders are comes from the person's khal, todoman and khard configs
-(``pim_roots``); an old single-file calendar (``calendars/Work.ics``) is split into a
+(``pim_root``); an old single-file calendar (``calendars/Work.ics``) is split into a
 collection once (``migrate``).
 """
 
@@ -193,21 +193,22 @@ def _read(config: Path) -> str:
         return ""
 
 
-def pim_roots() -> dict[str, Found]:
-    """The storage folders the person's own programs use: ``calendars`` (khal), ``reminders``
-    (todoman), ``contacts`` (khard); only those whose config exists and names a path."""
-    home = config_home()
-    programs = {
-        "calendars": (home / "khal" / "config", "default_calendar"),
-        "reminders": (home / "todoman" / "config.py", "default_list"),
-        "contacts": (home / "khard" / "khard.conf", "default_addressbook"),
-    }
-    found: dict[str, Found] = {}
-    for kind, (config, default_key) in programs.items():
-        paths = _paths_in(_read(config))
-        if paths:
-            found[kind] = Found(_root_of(paths[0]), config, _setting(_read(config), default_key))
-    return found
+# Whose config names the folder of each kind, and the key of its default collection.
+_PROGRAMS = {
+    "calendars": (("khal", "config"), "default_calendar"),
+    "reminders": (("todoman", "config.py"), "default_list"),
+    "contacts": (("khard", "khard.conf"), "default_addressbook"),
+}
+
+
+def pim_root(kind: str) -> Found | None:
+    """The storage folder the person's own program keeps ``kind`` in (``calendars``: khal,
+    ``reminders``: todoman, ``contacts``: khard); None when its config names no path."""
+    parts, default_key = _PROGRAMS[kind]
+    config = config_home().joinpath(*parts)
+    text = _read(config)
+    paths = _paths_in(text)
+    return Found(_root_of(paths[0]), config, _setting(text, default_key)) if paths else None
 
 
 # ---------------------------------------------------------------- the old layout
