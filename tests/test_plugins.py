@@ -135,6 +135,10 @@ def test_plugins_json_lists_the_builtin_and_the_installed_one(hello_python: Path
     table = run_in(hello_python, _home(tmp_path / "home"), "plugins")
     assert table.returncode == 0
     assert table.stdout.splitlines()[1].split("\t")[:4] == ["hello", "tinyagent-hello", "0.1.0", "installed"]
+    doctor = run_in(hello_python, _home(tmp_path / "home"), "doctor", "--json")
+    row = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "plugin hello")
+    assert row == {"name": "plugin hello", "status": "ok", "fix": "",
+                   "detail": "tinyagent-hello 0.1.0: adds commands, model_backends, toolpacks"}
 
 
 def test_plugins_env_leaves_installed_plugins_out(hello_python: Path, tmp_path: Path) -> None:
@@ -174,6 +178,10 @@ def test_a_plugin_that_fails_to_import_is_one_line_and_the_rest_works(home: Path
     broken = next(row for row in json.loads(listed.stdout) if row["name"] == "broken")
     assert broken["error"] == "RuntimeError: boom" and broken["distribution"] == "tinyagent-broken"
     assert run_cli(home, "--help", env=env).returncode == 0
+    doctor = run_cli(home, "doctor", "--json", env=env)
+    row = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "plugin broken")
+    assert row["status"] == "warn" and row["detail"] == "set aside (tinyagent-broken 0.1): RuntimeError: boom"
+    assert "uninstall tinyagent-broken" in row["fix"]
 
 
 @pytest.fixture

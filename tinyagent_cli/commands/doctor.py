@@ -6,7 +6,7 @@ the tools use, so a refusal reads -1743 exactly as a tool would see it), Spotlig
 ``open``; on the portable backend its data folders (and which of khal's, todoman's or
 khard's configs named them), the KDE Connect phone texts go through, one request to the
 CalDAV and IMAP servers configured, vdirsyncer's folders, and where each kind of tool puts
-what it makes; the models; Zoom credentials.
+what it makes; the models; each installed plugin, or why it was set aside; Zoom credentials.
 Probing an app may start it, and the first probe of each makes macOS ask for access.
 """
 
@@ -286,6 +286,24 @@ def _models(settings: Settings) -> list[Check]:
     return checks
 
 
+def _plugins() -> list[Check]:
+    """One row per installed plugin: what it adds, or why it was set aside."""
+    from .. import plugins
+
+    checks = []
+    for plugin in plugins.plugins():
+        if plugin.builtin:
+            continue
+        where = f"{plugin.dist} {plugin.version}"
+        if plugin.error:
+            checks.append(Check(f"plugin {plugin.name}", "warn", f"set aside ({where}): {plugin.error}",
+                                f"fix or uninstall {plugin.dist}; TINYAGENT_PLUGINS= runs without plugins"))
+        else:
+            hooks = ", ".join(hook.removeprefix("register_") for hook in plugin.hooks) or "nothing"
+            checks.append(Check(f"plugin {plugin.name}", "ok", f"{where}: adds {hooks}"))
+    return checks
+
+
 def _zoom(settings: Settings) -> Check:
     from ..tools.zoom import credentials
 
@@ -300,6 +318,7 @@ def run_checks(settings: Settings, catalog: Catalog | None = None, model_rows: M
     checks = [_backend(settings), _config(settings), _tools(settings, catalog)]
     checks += _macos(settings, catalog) if settings.backend == "macos" else _portable(settings)
     checks += (model_rows or _models)(settings)
+    checks += _plugins()
     checks.append(_zoom(settings))
     return checks
 
