@@ -47,11 +47,13 @@ def free_port() -> int:
 
 @contextmanager
 def radicale_server(tmp_dir: Path, calendars: Mapping[str, tuple[str, str]] = CALENDARS,
-                    user: str = USER, password: str = PASSWORD) -> Iterator[tuple[str, str, str]]:
+                    user: str = USER, password: str = PASSWORD,
+                    read_only: tuple[str, ...] = ()) -> Iterator[tuple[str, str, str]]:
     """A real Radicale on 127.0.0.1 with its storage under ``tmp_dir``; yields the user's
     calendar home URL (``http://127.0.0.1:PORT/USER/``), the user and the password.
     Each calendar is ``home + slug + "/"``; its items are files in
-    ``tmp_dir/storage/collection-root/USER/SLUG/``."""
+    ``tmp_dir/storage/collection-root/USER/SLUG/``. The slugs in ``read_only`` the user
+    may read and not write (Radicale's rights file)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     root = tmp_dir / "storage" / "collection-root" / user
     for slug, (name, components) in calendars.items():
@@ -59,6 +61,12 @@ def radicale_server(tmp_dir: Path, calendars: Mapping[str, tuple[str, str]] = CA
         props = {"tag": "VCALENDAR", "D:displayname": name, "C:supported-calendar-component-set": components}
         (root / slug / ".Radicale.props").write_text(json.dumps(props), encoding="utf-8")
     (tmp_dir / "users").write_text(f"{user}:{password}\n", encoding="utf-8")
+    # Radicale takes the first section whose user and collection match.
+    rules = [("root", "", "R"), ("home", "{user}", "RW")]
+    rules[1:1] = [(f"ro-{slug}", f"{{user}}/{slug}", "r") for slug in read_only]
+    rules.append(("calendars", "{user}/[^/]+", "rw"))
+    (tmp_dir / "rights").write_text("".join(f"[{name}]\nuser: .+\ncollection: {pattern}\npermissions: {perms}\n"
+                                            for name, pattern, perms in rules), encoding="utf-8")
     port = free_port()
     (tmp_dir / "config").write_text(
         f"""[server]
@@ -69,6 +77,9 @@ type = htpasswd
 htpasswd_filename = {tmp_dir / "users"}
 htpasswd_encryption = plain
 delay = 0
+[rights]
+type = from_file
+file = {tmp_dir / "rights"}
 [storage]
 filesystem_folder = {tmp_dir / "storage"}
 [web]
@@ -199,6 +210,29 @@ def test_pick_with_no_match_names_the_calendars_there(dav: CalDAV) -> None:
     assert "(calendars there: " in line and all(n in line for n in ("Personal", "Family Events", "Tasks"))
     with pytest.raises(ToolError, match="'Tasks' .* does not take events"):
         dav.pick("Tasks", "VEVENT")
+
+
+def test_a_read_only_calendar_is_never_picked_for_a_new_item(tmp_path: Path) -> None:
+    # "Birthdays" sorts first and takes events, as Nextcloud's does; the server lets alice only read it.
+    calendars = {"birthdays": ("Birthdays", "VEVENT"), "personal": ("Personal", "VEVENT,VTODO")}
+    with radicale_server(tmp_path / "both", calendars, read_only=("birthdays",)) as (home, user, password), \
+            CalDAV(CaldavConfig(url=home, username=user, timeout=5), password) as client:
+        listed = {c.name: c.writable for c in client.collections()}
+        assert listed == {"Birthdays": False, "Personal": True}
+        assert client.pick("", "VEVENT").name == "Personal"
+        assert client.check().endswith("(Birthdays read-only, Personal)") or \
+            client.check().endswith("(Personal, Birthdays read-only)")
+        with pytest.raises(ToolError) as info:
+            client.pick("birthdays", "VEVENT")
+        assert one_line(info).endswith("calendar 'Birthdays' on " + client.host + " is read-only for 'alice'; pick another")
+        birthdays = next(c for c in client.collections() if c.name == "Birthdays")
+        with pytest.raises(ToolError, match="HTTP 403"):  # the server means it: a PUT is refused
+            client.put(birthdays, "bday", event_ics("bday", "x"))
+    with radicale_server(tmp_path / "only", {"birthdays": ("Birthdays", "VEVENT")}, read_only=("birthdays",)) as (
+            home, user, password), CalDAV(CaldavConfig(url=home, username=user, timeout=5), password) as client:
+        with pytest.raises(ToolError) as info:
+            client.pick("", "VEVENT")
+        assert one_line(info) == f"every calendar on {client.host} that takes events is read-only for 'alice': Birthdays"
 
 
 def test_put_an_event_and_read_it_back_from_the_server(dav: CalDAV, radicale: tuple[str, str, str]) -> None:

@@ -35,12 +35,15 @@ _PROPFIND = b"""<?xml version="1.0" encoding="utf-8"?>
     <d:resourcetype/>
     <d:displayname/>
     <c:supported-calendar-component-set/>
+    <d:current-user-privilege-set/>
     <d:current-user-principal/>
     <c:calendar-home-set/>
   </d:prop>
 </d:propfind>
 """
 _KINDS = {"VEVENT": "events", "VTODO": "reminders"}
+# Privileges that let us add an item (RFC 3744: bind adds a member, write and all hold it).
+_ADDING = {f"{DAV}bind", f"{DAV}write", f"{DAV}write-content", f"{DAV}all"}
 _NOT_SET_UP = "CalDAV is not set up: set caldav.url (and caldav.username, caldav.password_cmd) in the config"
 
 
@@ -49,6 +52,9 @@ class Collection:
     url: str  # absolute URL of the calendar collection, ending in "/"
     name: str  # its displayname, else the last path segment
     components: frozenset[str]  # e.g. {"VEVENT", "VTODO"}; empty: the server did not say (both)
+    # False where the server says we may only read it (Nextcloud's birthdays, a shared
+    # calendar); True where it does not say, and the PUT's answer will tell.
+    writable: bool = True
 
     def takes(self, component: str) -> bool:
         return not self.components or component.upper() in self.components
@@ -78,7 +84,10 @@ class _Resource:
         comps = self.props.get(f"{CAL}supported-calendar-component-set")
         listed = comps.findall(f"{CAL}comp") if comps is not None else []
         components = frozenset((comp.get("name") or "").upper() for comp in listed) - {""}
-        return Collection(url, name or _last_segment(url), components)
+        granted = self.props.get(f"{DAV}current-user-privilege-set")
+        writable = granted is None or any(
+            child.tag in _ADDING for privilege in granted.findall(f"{DAV}privilege") for child in privilege)
+        return Collection(url, name or _last_segment(url), components, writable)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -152,16 +161,20 @@ class CalDAV:
 
     def pick(self, name: str, component: str) -> Collection:
         """The calendar named ``name`` (displayname or last path segment); empty name: the
-        first one that takes ``component`` (VEVENT or VTODO)."""
+        first one we may write that takes ``component`` (VEVENT or VTODO)."""
         component = component.upper()
         kind = _KINDS.get(component, component)
         found = self.collections()
         if not found:
             raise ToolError(f"no calendars at {self.url}: check caldav.url (a calendar home or one calendar)")
         if not name.strip():
-            for collection in found:
-                if collection.takes(component):
+            taking = [c for c in found if c.takes(component)]
+            for collection in taking:
+                if collection.writable:
                     return collection
+            if taking:
+                raise ToolError(f"every calendar on {self.host} that takes {kind} is read-only for "
+                                f"{self._who}: {', '.join(c.name for c in taking)}")
             raise ToolError(
                 f"no calendar on {self.host} takes {kind} ({component}); calendars there: "
                 + ", ".join(c.name for c in found)
@@ -173,10 +186,17 @@ class CalDAV:
             raise ToolError(f"no calendar named {name.strip()!r} on {self.host} (calendars there: {names})")
         for collection in matches:
             if collection.takes(component):
+                if not collection.writable:
+                    raise ToolError(f"calendar {collection.name!r} on {self.host} is read-only for {self._who}; "
+                                    "pick another")
                 return collection
         raise ToolError(
             f"calendar {matches[0].name!r} on {self.host} does not take {kind} ({component}); pick another"
         )
+
+    @property
+    def _who(self) -> str:
+        return repr(self.config.username) if self.config.username else "this account"
 
     def get(self, collection: Collection, uid: str) -> bytes:
         """The stored text of item ``uid`` (as put() named it)."""
@@ -193,7 +213,8 @@ class CalDAV:
         if not found:
             raise ToolError(f"no calendars at {self.url}: check caldav.url (a calendar home or one calendar)")
         noun = "calendar" if len(found) == 1 else "calendars"
-        return f"{len(found)} {noun} at {self.url} ({', '.join(c.name for c in found)})"
+        names = ", ".join(c.name if c.writable else f"{c.name} read-only" for c in found)
+        return f"{len(found)} {noun} at {self.url} ({names})"
 
     # -- writing -------------------------------------------------------------------------
 
