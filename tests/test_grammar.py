@@ -42,8 +42,8 @@ def test_steps_are_numbered_and_refer_only_backwards() -> None:
     assert r'line-1 ::= "1. " ((call-get-phone-number-1 | call-send-sms-1) "\n" (join-2 | line-2))' in text
     assert r'line-3 ::= "3. " ((call-get-phone-number-3 | call-send-sms-3) "\n" join-4)' in text
     assert "char-1 ::= plain | esc\n" in text  # step 1 has nothing to refer to
-    assert 'ref-2 ::= [1] | "{" [1] "}"' in text
-    assert 'ref-3 ::= [1-2] | "{" [1-2] "}"' in text
+    assert 'ref-2 ::= id-2 | "{" id-2 "}"' in text and "id-2 ::= [1]" in text
+    assert 'ref-3 ::= id-3 | "{" id-3 "}"' in text and "id-3 ::= [1-2]" in text
 
 
 def test_grammar_types() -> None:
@@ -200,6 +200,12 @@ def test_the_grammar_refuses_what_a_free_model_writes_wrong(gemma) -> None:  # t
     grammar is checked by test_real_generation_follows_the_grammar."""
     grammar = plan_grammar([TOOLS[n] for n in TOOL_NAMES])
     assert _accepts(gemma, grammar, '1. get_phone_number("Bob Marley")\n2. send_sms(["$1"], "I will be late")\n3. join()')
+    # A $N in a string ends where the parser ends it: "$1" then "23 Main St" would read as $123.
+    first = '1. get_phone_number("Bob Marley")\n2. send_sms(["$1"], '
+    for right in ('"at $1 now")', '"at ${1}23 Main St")', '"$1")', '"$1\\n")'):
+        assert _accepts(gemma, grammar, first + right), right
+    for wrong in ('"$123 Main St")', '"$12")', '"$1$1")'):
+        assert not _accepts(gemma, grammar, first + wrong), wrong
     for wrong in ('1. send_sms("Bob Marley", "I will be late")',  # a str where the list goes
                   '1. send_sms(["Bob"])',  # an argument short
                   '1. text_bob("late")',  # no such tool

@@ -71,6 +71,9 @@ _EMPTY = {"str": '"\\"\\""', "int": '"0"', "bool": '"False"', "list[str]": '"[]"
 _COMMON = [
     r'plain ::= [^"\\$\x00-\x1F]',
     r'esc ::= "\\" (["\\nt] | "u" [0-9a-fA-F]{4})',
+    # What may follow an unbraced $N inside a string: not a digit, which the parser would
+    # read as part of the number ("$1" then "23 Main St" is $123), nor another "$".
+    r'after ::= [^0-9"\\$\x00-\x1F] | esc',
     r'int ::= "0" | [1-9] [0-9]{0,8}',
     r'bool ::= "True" | "False"',
 ]
@@ -253,10 +256,12 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
         args = ' ", " '.join(arg(tool, p) for p in tool.params)
         rules.append(f'{_rule_name(tool.name, step)} ::= "{tool.name}(" {args} ")"' if args
                      else f'{_rule_name(tool.name, step)} ::= "{tool.name}()"')
-    reference = f' | "$" ref-{step}' if step > 1 else ""
+    # A $N inside a string is braced or followed by a character that ends it; one may end it.
+    reference = f' | "$" ("{{" id-{step} "}}" | id-{step} after)' if step > 1 else ""
+    last = f'("$" ref-{step})? ' if step > 1 else ""
     rules += [
-        f'str-{step} ::= "\\"" char-{step}{{0,{max_string}}} "\\""',
-        f'item-{step} ::= "\\"" char-{step}{{0,{min(MAX_ITEM, max_string)}}} "\\""',
+        f'str-{step} ::= "\\"" char-{step}{{0,{max_string}}} {last}"\\""',
+        f'item-{step} ::= "\\"" char-{step}{{0,{min(MAX_ITEM, max_string)}}} {last}"\\""',
         f"char-{step} ::= plain | esc{reference}",
         f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
         _join_rule(step + 1, thoughts),
@@ -269,7 +274,7 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
         ]
     if step > 1:
         last_id = "1" if step == 2 else f"1-{step - 1}"
-        rules.append(f'ref-{step} ::= [{last_id}] | "{{" [{last_id}] "}}"')
+        rules += [f'ref-{step} ::= id-{step} | "{{" id-{step} "}}"', f"id-{step} ::= [{last_id}]"]
     return rules
 
 
