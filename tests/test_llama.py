@@ -107,6 +107,38 @@ def test_warm_prefix_leaves_only_the_tail(gemma: LlamaModel) -> None:
 
 
 @pytest.mark.slow
+def test_llama_cpp_works_on_one_thread_whoever_asks(gemma: LlamaModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second OpenMP team slows llama.cpp down while the first lives, so every evaluation
+    happens on one thread; a stream closed early stops, and the next one still answers."""
+    import threading
+
+    threads: set[int] = set()
+    evaluate = gemma.llama.eval
+
+    def recorded(tokens):  # type: ignore[no-untyped-def]
+        threads.add(threading.get_ident())
+        return evaluate(tokens)
+
+    monkeypatch.setattr(gemma.llama, "eval", recorded)
+    prompt = "The three primary colours are"
+    gemma.warm_prefix("The three primary")  # from this thread, as the REPL warms up
+    alone = "".join(gemma.stream(prompt, max_tokens=12))
+    texts: list[str] = []
+    workers = [threading.Thread(target=lambda: texts.append("".join(gemma.stream(prompt, max_tokens=12))))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert texts == [alone, alone]
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    closed = gemma.stream(prompt, max_tokens=200)
+    next(closed)
+    closed.close()
+    assert "".join(gemma.stream(prompt, max_tokens=12)) == alone
+
+
+@pytest.mark.slow
 def test_prompt_longer_than_the_context_is_a_model_error(gemma: LlamaModel) -> None:
     with pytest.raises(ModelError) as err:
         "".join(gemma.stream("word " * (gemma.spec.n_ctx + 10), max_tokens=4))

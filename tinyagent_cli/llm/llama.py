@@ -9,14 +9,17 @@ keeps the matching prefix of the cache and only evaluates the new tail.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
+import queue
 import re
 import subprocess
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,13 @@ KEEP_GRAMMARS = 4  # compiled grammars kept per model
 _models: dict[tuple[Path, int], LlamaModel] = {}
 _models_lock = threading.Lock()
 _no_log_callback: Any = None  # the ctypes callback must outlive every native call that may log
+
+# GNU OpenMP, which runs llama.cpp's CPU work, keeps a team of threads for each thread that
+# calls it, and while a first team lived a second ran slower: on 2 cores a batch of 2-9
+# tokens took 42-74 ms instead of 26-63, one token 17.6 ms instead of 15.4. The REPL warms
+# the model up on its main thread and plans on another, so every plan paid. Hence one
+# thread does all of this process's llama.cpp work, and in order: no generation needs a lock.
+_llama_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
 
 
 def physical_cores() -> int:
@@ -136,7 +146,6 @@ class LlamaModel(LanguageModel):
         self._verbose = verbose
         self._grammars: OrderedDict[str, _Grammar] = OrderedDict()  # the last few, newest last
         self._candidates = _Candidates(llama.n_vocab())
-        self._lock = threading.Lock()  # one generation at a time: a Llama has one KV cache
 
     def stream(
         self, prompt: str, *, grammar: str | None = None, stop: Sequence[str] = (), max_tokens: int = 256,
@@ -144,7 +153,8 @@ class LlamaModel(LanguageModel):
     ) -> Iterator[str]:
         constraint = self.grammar(grammar) if grammar else None
         stops = tuple(dict.fromkeys(s for s in (*self.spec.stop, *stop) if s))
-        with self._lock:
+
+        def generate() -> Iterator[str]:
             tokens = self._prompt_tokens(prompt)
             room = self.llama.n_ctx() - len(tokens)
             if room <= 0:
@@ -154,7 +164,9 @@ class LlamaModel(LanguageModel):
             self._evaluate_prompt(tokens)
             if constraint is not None:
                 constraint.reset()
-            yield from _stop_at(self._decode(constraint, min(max_tokens, room), reject, forbid), stops)
+            yield from self._decode(constraint, min(max_tokens, room), reject, forbid)
+
+        yield from _stop_at(_on_llama_thread(generate), stops)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -191,26 +203,28 @@ class LlamaModel(LanguageModel):
         restores it instead of evaluating (bench/kv_state.py, Gemma 270M, 1238-token prefix,
         2 busy cores: one-shot run 21.2 s cold against 2.0 s restored; ~18 KB a token on disk).
         """
+        _llama_thread.submit(self._warm_prefix, prefix, cache_dir).result()
+
+    def _warm_prefix(self, prefix: str, cache_dir: Path | None) -> None:
         import llama_cpp
 
-        with self._lock:
-            tokens = self._prompt_tokens(prefix)
-            llama = self.llama
-            if (llama.n_tokens >= len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens
-                    and llama._ctx.kv_cache_seq_rm(-1, len(tokens), -1)):
-                # Already there (a warm process): keep just the prefix, as a restore leaves it.
-                # Keeping more of the last prompt would read the next one in other batches,
-                # and sums in another order can change a plan: the same request must plan
-                # the same whatever came before it.
-                llama.n_tokens = len(tokens)
-                return
-            file = self._state_file(cache_dir, tokens) if cache_dir is not None else None
-            if file is not None and file.is_file() and self._restore(file, tokens):
-                return
-            self._evaluate_prompt(tokens)
-            llama_cpp.llama_synchronize(self.llama._ctx.ctx)  # finished when we return, not queued
-            if file is not None:
-                self._save(file)
+        tokens = self._prompt_tokens(prefix)
+        llama = self.llama
+        if (llama.n_tokens >= len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens
+                and llama._ctx.kv_cache_seq_rm(-1, len(tokens), -1)):
+            # Already there (a warm process): keep just the prefix, as a restore leaves it.
+            # Keeping more of the last prompt would read the next one in other batches,
+            # and sums in another order can change a plan: the same request must plan
+            # the same whatever came before it.
+            llama.n_tokens = len(tokens)
+            return
+        file = self._state_file(cache_dir, tokens) if cache_dir is not None else None
+        if file is not None and file.is_file() and self._restore(file, tokens):
+            return
+        self._evaluate_prompt(tokens)
+        llama_cpp.llama_synchronize(self.llama._ctx.ctx)  # finished when we return, not queued
+        if file is not None:
+            self._save(file)
 
     def _state_file(self, cache_dir: Path, tokens: list[int]) -> Path:
         """A file name that changes with the model file, the context size and the prefix."""
@@ -517,6 +531,36 @@ class _Grammar:
     def __del__(self) -> None:
         if getattr(self, "_sampler", None):
             self._free(self._sampler)
+
+
+def _on_llama_thread(generate: Callable[[], Iterator[str]]) -> Iterator[str]:
+    """The items of ``generate()``, which runs on the llama.cpp thread. Closing this iterator
+    stops it at its next item; its error is raised here."""
+    items: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with contextlib.closing(generate()) as pieces:
+                for piece in pieces:
+                    if stop.is_set():
+                        return
+                    items.put((True, piece))
+            items.put((False, None))
+        except BaseException as exc:  # raised again in the caller's thread
+            items.put((False, exc))
+
+    _llama_thread.submit(produce)
+    try:
+        while True:
+            more, item = items.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 def _likeliest(logits: Any) -> Any:
