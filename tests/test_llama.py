@@ -109,7 +109,8 @@ def test_warm_prefix_leaves_only_the_tail(gemma: LlamaModel) -> None:
 @pytest.mark.slow
 def test_llama_cpp_works_on_one_thread_whoever_asks(gemma: LlamaModel, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second OpenMP team slows llama.cpp down while the first lives, so every evaluation
-    happens on one thread; a stream closed early stops, and the next one still answers."""
+    happens on one thread, whichever thread asks; after a stream closed early the next one
+    still answers as before."""
     import threading
 
     threads: set[int] = set()
