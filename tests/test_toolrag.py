@@ -170,7 +170,7 @@ def test_example_bank_prefers_diverse_tool_sets(shipped):
     [
         ("text Kwame and Ines that the game is off", {"get_phone_number": 2}),
         ("text Kwame that the game is off", {"get_phone_number": 1}),
-        ("send the minutes to Olga Petrova, Tariq and Mei", {"get_email_address": 2, "open_and_get_file_path": 1}),
+        ("send minutes.pdf to Olga Petrova, Tariq and Mei", {"get_email_address": 2, "open_and_get_file_path": 1}),
         ("email Tariq the budget.xlsx and the Q3 deck", {"get_email_address": 1, "open_and_get_file_path": 2}),
     ],
 )
