@@ -45,6 +45,28 @@ def test_phrases_resolve_relative_to_now(phrase: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("tomorrow at half past four", "2026-11-21T16:30:00+01:00"),  # an hour said alone is the afternoon's
+        ("Monday quarter to nine", "2026-11-23T08:45:00+01:00"),
+        ("a quarter to eight tonight", "2026-11-20T19:45:00+01:00"),
+        ("Thursday at half four", "2026-11-26T16:30:00+01:00"),  # British: half past four
+        ("quarter past twelve", "2026-11-20T12:15:00+01:00"),
+        ("tomorrow at 10 o'clock", "2026-11-21T10:00:00+01:00"),
+        ("tmrw 3p", "2026-11-21T15:00:00+01:00"),
+        ("Tmrw at 9:30a", "2026-11-21T09:30:00+01:00"),
+        ("thurs 2pm", "2026-11-26T14:00:00+01:00"),
+        ("weds", "2026-11-25T09:00:00+01:00"),
+        ("in half an hour", "2026-11-20T11:00:00+01:00"),
+        ("tomorrow morning at 7", "2026-11-21T07:00:00+01:00"),  # not 19:00: the morning was said
+        ("Monday morning at 6:30", "2026-11-23T06:30:00+01:00"),
+    ],
+)
+def test_clock_times_as_said_and_short_words_as_typed(phrase: str, expected: str) -> None:
+    assert to_iso(resolve_date(phrase, NOW)) == expected
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("2026-11-22T15:00:00+01:00", "2026-11-22T15:00:00+01:00"),

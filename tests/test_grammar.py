@@ -347,6 +347,8 @@ def test_date_arguments_are_the_requests_own_date_phrases() -> None:
     assert request_dates(["call the plumber"]) == []
     said = ["in an hour, this evening at 7, friday morning at 9:30 or 2026-03-14t10:00 then"]
     assert {"in an hour", "this evening at 7", "friday morning at 9:30", "2026-03-14t10:00"} <= set(request_dates(said))
+    spoken = ["pick me up tmrw at half past four, or thurs at 3p, in half an hour if you can"]
+    assert {"tmrw at half past four", "thurs at 3p", "in half an hour"} <= set(request_dates(spoken))
     reminder = [TOOLS["create_reminder"]]
     assert 'date ::= "\\"\\""' in plan_grammar(reminder, request=["call the plumber"]).splitlines()
 

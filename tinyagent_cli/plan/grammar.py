@@ -88,20 +88,22 @@ def _words(*words: str) -> list[list[str]]:
 # "@rule" or a "[character class]". Every phrase of this language is one resolve_date
 # understands (tests/test_grammar.py samples thousands), except a day a month lacks
 # ("Feb 30"), so a date argument can no longer hold a place ("Friday at Nando's") or
-# anything else the model drifted into. The forms are those dateparser reads reliably:
-# "this Sat evening" and "9 o'clock" are not among them.
+# anything else the model drifted into. The forms are those dateparser reads reliably, with
+# those resolve_date rewrites for it ("half past four", "9 o'clock", "3p", "tmrw"):
+# "this Sat evening" is not among them.
 DATE_RULES: dict[str, list[list[str]]] = {
     "when": [["@day"], ["@day", " ", "@time"], ["@time"], ["@clocktime", " ", "@dayp"], ["@dayp", " ", "@part"],
              ["@dayp", " ", "@part", " ", "@time"], ["this ", "@part"], ["this ", "@part", " ", "@time"],
              ["tonight"], ["tonight ", "@time"], ["Tonight"], ["Tonight ", "@time"],
-             ["in ", "@count", " ", "@unit"], ["in a ", "@one"], ["in an hour"], ["@iso"], ["now"]],
+             ["in ", "@count", " ", "@unit"], ["in a ", "@one"], ["in an hour"], ["in half an hour"], ["@iso"],
+             ["now"]],
     "day": [["@dayp"], ["@short"], ["the day after tomorrow"], ["the ", "@nth"], ["on the ", "@nth"],
             ["next week"], ["next month"]],
     "dayp": [["@weekday"], ["next ", "@weekday"], ["this ", "@weekday"], ["on ", "@weekday"], ["@near"],
              ["@month", " ", "@dom"], ["@month", " ", "@nth"], ["@dom", " ", "@month"], ["on ", "@month", " ", "@dom"]],
-    "near": _words("today", "tomorrow"),
+    "near": _words("today", "tomorrow", "tmrw"),
     "weekday": _words("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
-    "short": _words("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+    "short": _words("mon", "tue", "tues", "wed", "weds", "thu", "thur", "thurs", "fri", "sat", "sun"),
     "month": _words("january", "february", "march", "april", "may", "june", "july", "august", "september",
                     "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
                     "sept", "oct", "nov", "dec"),
@@ -109,10 +111,16 @@ DATE_RULES: dict[str, list[list[str]]] = {
     "nth": [["1st"], ["2nd"], ["3rd"], ["[4-9]", "th"], ["1", "[0-9]", "th"], ["2", "[04-9]", "th"], ["21st"],
             ["22nd"], ["23rd"], ["30th"], ["31st"]],
     "time": [["@clocktime"], ["at ", "@hour"]],
-    "clocktime": [["@clock"], ["at ", "@clock"], ["noon"], ["at noon"], ["midnight"], ["at midnight"]],
+    "clocktime": [["@clock"], ["at ", "@clock"], ["noon"], ["at noon"], ["midnight"], ["at midnight"], ["@said"],
+                  ["at ", "@said"]],
     "clock": [["@hour", "@ampm"], ["@hour", " ", "@ampm"], ["@hour", ":", "@min"], ["@hour", ":", "@min", "@ampm"],
-              ["@hour", ":", "@min", " ", "@ampm"], ["@h24", ":", "@min"]],
+              ["@hour", ":", "@min", " ", "@ampm"], ["@h24", ":", "@min"], ["@hour", "[ap]"],
+              ["@hour", ":", "@min", "[ap]"]],
+    "said": [["half past ", "@hourw"], ["quarter past ", "@hourw"], ["quarter to ", "@hourw"],
+             ["a quarter to ", "@hourw"], ["half ", "@hourw"], ["@hourw", " o'clock"]],
     "hour": [["[1-9]"], ["1", "[012]"]],
+    "hourw": [["@hour"], *_words("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                                 "eleven", "twelve")],
     "h24": [["0", "[0-9]"], ["1", "[3-9]"], ["2", "[0-3]"]],
     "min": [["[0-5]", "[0-9]"]],
     "ampm": [["am"], ["pm"], ["AM"], ["PM"], ["a.m."], ["p.m."]],

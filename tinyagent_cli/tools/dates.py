@@ -3,9 +3,11 @@
 The plan parser resolves every ``date`` argument with :func:`resolve_date` and hands the
 tool :func:`to_iso` text; tools read it back with :func:`from_iso`. Phrases go to
 dateparser (imported lazily: it takes ~0.3 s), future-preferring, relative to the ``now``
-given. One construct dateparser misreads is normalised first: a bare hour after "at"
-("next Tuesday at 9", "Friday at 3") is read by dateparser as a month, so it becomes
-"at 09:00" / "at 15:00" (see ``_bare_hours``).
+given. What dateparser misreads or does not read is normalised first: a bare hour after
+"at" ("next Tuesday at 9", "Friday at 3") is read by dateparser as a month, so it becomes
+"at 09:00" / "at 15:00" (see ``_bare_hours``); clock times as people say them ("half past
+four", "quarter to nine", "4 o'clock", "3p") and short words ("tmrw", "thurs", "weds") are
+written as dateparser reads them (see ``_as_written``).
 
 A date without a time of day ("tomorrow", "Dec 12", "2026-12-01", "in 3 days") resolves to
 ``DEFAULT_TIME`` (09:00) on that day: the text that crosses from the parser to a tool is
@@ -28,6 +30,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # "at 9", "at 3:30", "at 9.30" not followed by am/pm: dateparser reads the number as a month.
 _AT_BARE_HOUR = re.compile(r"\bat\s+(\d{1,2})(?:[:.](\d{2}))?\b(?!\s*(?:[ap]\.?m\b|o'?clock|h\b)|[:.]\d)", re.IGNORECASE)
 _EVENING_WORDS = re.compile(r"\b(tonight|evening|night|pm)\b", re.IGNORECASE)
+# "tomorrow morning at 7" is 07:00: the afternoon rule below is for an hour said alone.
+_MORNING_WORDS = re.compile(r"\b(morning|am)\b", re.IGNORECASE)
 # "at 1" .. "at 7" with no am/pm means the afternoon: nobody books a 3 a.m. meeting by saying "at 3".
 _AFTERNOON_HOURS = range(1, 8)
 # A clock time written short, which dateparser reads as something else: "17h"/"17h30" (an
@@ -39,6 +43,18 @@ _AMBIGUOUS = re.compile(r"^\d+\s*(?:s|secs?|m|mins?|h|hrs?|d|w|wks?|y|yrs?)$|^\d
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b", re.IGNORECASE)
 _NEXT = re.compile(r"\bnext\b", re.IGNORECASE)
+# Spoken clock times and typed short words, as dateparser reads them (``_as_written``).
+_HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_HOUR = r"(1[0-2]|[1-9]|" + "|".join(_HOUR_WORDS) + ")"
+_SPOKEN_CLOCK = re.compile(
+    r"\b(?:at\s+)?(?:(half|quarter)\s+past|(?:a\s+)?(quarter)\s+(?:to|till|of)|(half))\s+" + _HOUR + r"\b",
+    re.IGNORECASE)
+_OCLOCK = re.compile(r"\b(?:at\s+)?" + _HOUR + r"\s*o'?clock\b", re.IGNORECASE)
+_SHORT_AMPM = re.compile(r"\b(\d{1,2}(?::\d{2})?)([ap])\b(?!\.)", re.IGNORECASE)  # "3p", "9:30a"
+_SHORT_WORDS = {"tmrw": "tomorrow", "tmr": "tomorrow", "tmrow": "tomorrow", "tmw": "tomorrow",
+                "2morrow": "tomorrow", "thur": "thursday", "thurs": "thursday", "weds": "wednesday"}
+_SHORT_WORD = re.compile(r"\b(" + "|".join(_SHORT_WORDS) + r")\b", re.IGNORECASE)
+_HALF_AN_HOUR = re.compile(r"\bhalf an hour\b", re.IGNORECASE)
 
 
 def _local_tz(now: datetime) -> tzinfo | None:
@@ -70,15 +86,39 @@ def _parse_iso(text: str) -> datetime | None:
         return None
 
 
+def _hour(word: str) -> int:
+    return int(word) if word.isdigit() else _HOUR_WORDS.index(word.lower()) + 1
+
+
+def _as_written(text: str) -> str:
+    """Clock times as said and short words as typed, in the forms dateparser reads:
+    "half past four" / "half four" -> "at 4:30", "quarter to nine" -> "at 8:45",
+    "4 o'clock" -> "at 4:00" (then an hour like any other "at 4"), "3p" -> "3pm",
+    "tmrw" -> "tomorrow", "thurs" -> "thursday", "half an hour" -> "30 minutes"."""
+
+    def spoken(match: re.Match[str]) -> str:
+        past, to, half, hour = match.group(1), match.group(2), match.group(3), _hour(match.group(4))
+        if to:
+            return f"at {hour - 1 or 12}:45"
+        return f"at {hour}:{15 if (past or '').lower() == 'quarter' else 30}"
+
+    text = _SPOKEN_CLOCK.sub(spoken, text)
+    text = _OCLOCK.sub(lambda match: f"at {_hour(match.group(1))}:00", text)
+    text = _SHORT_AMPM.sub(lambda match: f"{match.group(1)}{match.group(2)}m", text)
+    text = _SHORT_WORD.sub(lambda match: _SHORT_WORDS[match.group(1).lower()], text)
+    return _HALF_AN_HOUR.sub("30 minutes", text)
+
+
 def _bare_hours(text: str) -> str:
     """Rewrite "at 9" / "at 3" / "at 9.30" as a 24-hour clock time dateparser reads as a time."""
     evening = bool(_EVENING_WORDS.search(text))
+    morning = bool(_MORNING_WORDS.search(text))
 
     def clock(match: re.Match[str]) -> str:
         hour, minute = int(match.group(1)), int(match.group(2) or 0)
         if hour > 23 or minute > 59:
             return match.group(0)
-        if hour < 12 and (evening or hour in _AFTERNOON_HOURS):
+        if hour < 12 and (evening or (hour in _AFTERNOON_HOURS and not morning)):
             hour += 12
         return f"at {hour:02d}:{minute:02d}"
 
@@ -117,7 +157,7 @@ def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME)
     if iso is not None:
         return _to_local(iso, now) if iso.tzinfo else _localise(iso, now)
 
-    text = _clock_short(text)
+    text = _clock_short(_as_written(text))
     if _AMBIGUOUS.match(text):
         raise ValueError(f"{text!r} is ambiguous: write a time ('5pm', '17:00'), a date, or an offset ('in 5 minutes')")
 
