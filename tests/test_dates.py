@@ -143,3 +143,10 @@ def test_short_clock_times(text: str, expected: str) -> None:
 def test_offsets_and_years_alone_are_refused_not_guessed(text: str) -> None:
     with pytest.raises(ValueError, match="ambiguous"):
         resolve_date(text, NOW)
+
+
+def test_a_time_said_at_that_very_minute_is_kept() -> None:
+    """dateparser reads "at 10" as no time at all when it equals its base time to the microsecond."""
+    sharp = datetime(2026, 11, 20, 10, 0, tzinfo=PLUS_ONE)
+    assert to_iso(resolve_date("tomorrow at 10", sharp)) == "2026-11-21T10:00:00+01:00"
+    assert to_iso(resolve_date("tomorrow", sharp)) == "2026-11-21T09:00:00+01:00"

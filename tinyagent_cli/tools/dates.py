@@ -167,7 +167,9 @@ def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME)
     parser = DateDataParser(
         languages=["en"],
         settings={
-            "RELATIVE_BASE": wall_now.replace(tzinfo=None),
+            # A microsecond nobody says: dateparser tells a time from a bare day by the time it
+            # applied changing the base, so "tomorrow at 10" said at 10:00:00 sharp lost its 10.
+            "RELATIVE_BASE": wall_now.replace(tzinfo=None, microsecond=1),
             "PREFER_DATES_FROM": "future",
             "RETURN_TIME_AS_PERIOD": True,  # tells "tomorrow" (period day) from "tomorrow 3pm" (time)
         },
