@@ -117,7 +117,7 @@ DATE_RULES: dict[str, list[list[str]]] = {
               ["@hour", ":", "@min", " ", "@ampm"], ["@h24", ":", "@min"], ["@hour", "[ap]"],
               ["@hour", ":", "@min", "[ap]"]],
     "spoken": [["half past ", "@hourw"], ["quarter past ", "@hourw"], ["quarter to ", "@hourw"],
-             ["a quarter to ", "@hourw"], ["half ", "@hourw"], ["@hourw", " o'clock"]],
+               ["a quarter to ", "@hourw"], ["half ", "@hourw"], ["@hourw", " o'clock"]],
     "hour": [["[1-9]"], ["1", "[012]"]],
     "hourw": [["@hour"], *_words("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
                                  "eleven", "twelve")],

@@ -97,10 +97,10 @@ def _as_written(text: str) -> str:
     "tmrw" -> "tomorrow", "thurs" -> "thursday", "half an hour" -> "30 minutes"."""
 
     def spoken(match: re.Match[str]) -> str:
-        past, to, half, hour = match.group(1), match.group(2), match.group(3), _hour(match.group(4))
-        if to:
+        hour = _hour(match.group(4))
+        if match.group(2):  # "quarter to"
             return f"at {hour - 1 or 12}:45"
-        return f"at {hour}:{15 if (past or '').lower() == 'quarter' else 30}"
+        return f"at {hour}:{15 if (match.group(1) or '').lower() == 'quarter' else 30}"
 
     text = _SPOKEN_CLOCK.sub(spoken, text)
     text = _OCLOCK.sub(lambda match: f"at {_hour(match.group(1))}:00", text)
