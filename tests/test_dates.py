@@ -150,3 +150,19 @@ def test_a_time_said_at_that_very_minute_is_kept() -> None:
     sharp = datetime(2026, 11, 20, 10, 0, tzinfo=PLUS_ONE)
     assert to_iso(resolve_date("tomorrow at 10", sharp)) == "2026-11-21T10:00:00+01:00"
     assert to_iso(resolve_date("tomorrow", sharp)) == "2026-11-21T09:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("on the 3rd", "2026-12-03T09:00:00+01:00"),  # dateparser alone: March
+        ("the 12th at 10am", "2026-12-12T10:00:00+01:00"),  # dateparser alone: 20 December
+        ("the 20th", "2026-11-20T09:00:00+01:00"),  # today is the 20th
+        ("the 25th at half past four", "2026-11-25T16:30:00+01:00"),
+        ("31st", "2026-12-31T09:00:00+01:00"),  # November has no 31st
+        ("Dec 3rd", "2026-12-03T09:00:00+01:00"),  # a month named: dateparser's own reading
+        ("3rd of January", "2027-01-03T09:00:00+01:00"),
+    ],
+)
+def test_a_day_of_the_month_said_alone_is_the_next_such_day(phrase: str, expected: str) -> None:
+    assert to_iso(resolve_date(phrase, NOW)) == expected

@@ -170,3 +170,18 @@ def test_plan_with_skipped_ids_round_trips(catalog):
     plan = parse_plan('2. get_email_address("Sarah Lin")\n3. get_phone_number("Sarah Lin")\n4. join()\n', catalog, now=NOW)
     assert plan.to_text().endswith("3. get_phone_number(\"Sarah Lin\")\n4. join()\n")
     assert parse_plan(plan.to_text(), catalog, now=NOW) == plan
+
+
+def test_an_end_on_an_earlier_weekday_counts_from_the_start(catalog):
+    """Said on a Saturday, "Monday 8am" is in two days and "Sunday 5pm" alone is tomorrow: the
+    end of a span Monday to Sunday is the Sunday after that Monday."""
+    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
+    plan = parse_plan('1. create_calendar_event("conference", "Monday 8am", "Sunday 5pm", "", [], "", "")\n'
+                      "2. join()", catalog, now=saturday)
+    assert plan.tasks[0].args[1:3] == ("2026-11-23T08:00:00+00:00", "2026-11-29T17:00:00+00:00")
+
+
+def test_an_end_earlier_on_the_same_day_is_left_as_said(catalog):
+    plan = parse_plan('1. create_calendar_event("review", "Friday 2pm", "Friday 1pm", "", [], "", "")\n2. join()',
+                      catalog, now=NOW)
+    assert plan.tasks[0].args[1:3] == ("2026-11-27T14:00:00+00:00", "2026-11-27T13:00:00+00:00")

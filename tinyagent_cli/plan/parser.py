@@ -139,12 +139,19 @@ class StreamingParser:
                 f"{name} takes {len(spec.params)} arguments ({_param_names(spec)}), got {len(values)}", no
             )
         earlier = {t.id for t in self.tasks}
-        args = tuple(self._arg(spec, p, v, earlier, no) for p, v in zip(spec.params, values))
+        args: list[Any] = []
+        start: datetime | None = None  # the call's last date so far: a later one counts from it
+        for param, value in zip(spec.params, values):
+            arg = self._arg(spec, param, value, earlier, no, start)
+            if param.type == "date" and arg and not references(arg):
+                start = datetime.fromisoformat(arg)
+            args.append(arg)
         deps = sorted(references(args))
         thought, self._thought = self._thought, ""
-        return Task(task_id, name, args, tuple(deps), thought, no)
+        return Task(task_id, name, tuple(args), tuple(deps), thought, no)
 
-    def _arg(self, spec: ToolSpec, param: Param, value: Any, earlier: set[int], no: int) -> Any:
+    def _arg(self, spec: ToolSpec, param: Param, value: Any, earlier: set[int], no: int,
+             start: datetime | None) -> Any:
         where = f"{spec.name} argument {param.name!r}"
         if value is None:
             return _EMPTY[param.type]
@@ -163,7 +170,7 @@ class StreamingParser:
             if ref not in earlier:
                 raise PlanError(f"{where} refers to ${ref}, which is not an earlier task", no)
         if kind == "date" and value.strip() and not references(value):
-            return _resolve_date(value, self.now, where, no)
+            return _resolve_date(value, self.now, where, no, start)
         return value
 
 
@@ -187,11 +194,17 @@ def literal_args(name: str, call: str, no: int) -> list[Any]:
     return values
 
 
-def _resolve_date(text: str, now: datetime | None, where: str, no: int) -> str:
+def _resolve_date(text: str, now: datetime | None, where: str, no: int, start: datetime | None = None) -> str:
+    """``text`` resolved as ISO 8601 text. One on a day before ``start``, an earlier date of the
+    same call, counts from it instead: "Monday 8am" to "Wednesday 5pm" said on a Tuesday ends
+    two days after it starts, not five days before. On the start's own day, an earlier time is
+    left for the tool to refuse ("Friday 2pm" to "Friday 1pm" is a slip, not a week)."""
     from ..tools.dates import resolve_date, to_iso
 
     try:
         when = resolve_date(text, now or datetime.now().astimezone())
+        if when is not None and start is not None and when.date() < start.date():
+            when = resolve_date(text, start)
     except ValueError as exc:
         raise PlanError(f"{where}: {exc}", no) from None
     except Exception as exc:  # a date library's own bug must still be a plan error

@@ -3,7 +3,8 @@
 The plan parser resolves every ``date`` argument with :func:`resolve_date` and hands the
 tool :func:`to_iso` text; tools read it back with :func:`from_iso`. Phrases go to
 dateparser (imported lazily: it takes ~0.3 s), future-preferring, relative to the ``now``
-given. What dateparser misreads or does not read is normalised first: a bare hour after
+given. What dateparser misreads or does not read is normalised first: a day said alone
+("the 3rd", read as March) gets its month and year (see ``_day_of_month``); a bare hour after
 "at" ("next Tuesday at 9", "Friday at 3") is read by dateparser as a month, so it becomes
 "at 09:00" / "at 15:00" (see ``_bare_hours``); clock times as people say them ("half past
 four", "quarter to nine", "4 o'clock", "3p") and short words ("tmrw", "thurs", "weds") are
@@ -55,6 +56,9 @@ _SHORT_WORDS = {"tmrw": "tomorrow", "tmr": "tomorrow", "tmrow": "tomorrow", "tmw
                 "2morrow": "tomorrow", "thur": "thursday", "thurs": "thursday", "weds": "wednesday"}
 _SHORT_WORD = re.compile(r"\b(" + "|".join(_SHORT_WORDS) + r")\b", re.IGNORECASE)
 _HALF_AN_HOUR = re.compile(r"\bhalf an hour\b", re.IGNORECASE)
+# "the 12th" with no month: dateparser reads 1st..12th as a month ("on the 3rd" -> March).
+_DAY_ORDINAL = re.compile(r"\b(?:the\s+)?(3[01]|[12]\d|[1-9])(?:st|nd|rd|th)\b", re.IGNORECASE)
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 
 
 def _local_tz(now: datetime) -> tzinfo | None:
@@ -107,6 +111,26 @@ def _as_written(text: str) -> str:
     text = _SHORT_AMPM.sub(lambda match: f"{match.group(1)}{match.group(2)}m", text)
     text = _SHORT_WORD.sub(lambda match: _SHORT_WORDS[match.group(1).lower()], text)
     return _HALF_AN_HOUR.sub("30 minutes", text)
+
+
+def _day_of_month(text: str, today: date) -> str:
+    """ "the 12th" alone as the next 12th, with its month and year written out ("12 December
+    2026"): today if it is the 12th, else this month's or a later one's that has that day."""
+    match = _DAY_ORDINAL.search(text)
+    if match is None or _MONTH_NAME.search(text):
+        return text
+    day, year, month = int(match.group(1)), today.year, today.month
+    if day < today.day:
+        year, month = divmod(year * 12 + month, 12)  # the month after today's
+        month += 1
+    while True:
+        try:
+            found = date(year, month, day)
+            break
+        except ValueError:  # no 31st in this month: the next month that has one
+            year, month = divmod(year * 12 + month, 12)
+            month += 1
+    return f"{text[:match.start()]}{found:%d %B %Y}{text[match.end():]}"
 
 
 def _bare_hours(text: str) -> str:
@@ -174,7 +198,7 @@ def resolve_date(text: str, now: datetime, *, default_time: time = DEFAULT_TIME)
             "RETURN_TIME_AS_PERIOD": True,  # tells "tomorrow" (period day) from "tomorrow 3pm" (time)
         },
     )
-    data = parser.get_date_data(_bare_hours(text))
+    data = parser.get_date_data(_bare_hours(_day_of_month(text, wall_now.date())))
     found = data.date_obj
     if found is None:
         raise ValueError(
