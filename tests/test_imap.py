@@ -574,3 +574,21 @@ def test_quoting_refuses_what_a_quoted_string_cannot_hold() -> None:
     for bad in ("a\r\nb", "é", "\0"):
         with pytest.raises(ToolError):
             imap_tool._quote(bad)
+
+
+def test_a_retried_save_finds_its_draft_where_search_cannot_see_the_header(
+        account: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some servers search only the headers they index, and answer none for ours."""
+    uid = imaplib.IMAP4.uid
+
+    def blind_search(self: imaplib.IMAP4, command: str, *args: Any) -> Any:
+        return ("OK", [b""]) if command == "SEARCH" else uid(self, command, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "uid", blind_search)
+    key = "9e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b"
+    with Mailbox(account.config(), account.password) as box:
+        assert box.save_draft(mail("me@example.org", "Another").as_bytes(), "other-key") is True
+        assert box.save_draft(mail("me@example.org", "Once", key=key).as_bytes(), key) is True
+    with Mailbox(account.config(), account.password) as box:
+        assert box.save_draft(mail("me@example.org", "Once", key=key).as_bytes(), key) is False
+    assert len(folder_contents(account, '"Drafts"')) == 2

@@ -34,6 +34,9 @@ from .matching import SENDERS_SCANNED, sender_words
 from .matching import words as request_words
 
 _DEFAULT_DRAFTS = "Drafts"
+# Drafts whose task header is read when SEARCH finds none: a retry follows its first try
+# within seconds, so its draft is among the newest.
+DRAFTS_SCANNED = 200
 _UID = re.compile(rb"\bUID (\d+)")
 _EXISTS = re.compile(rb"^\d+$")
 # A LIST answer: (attributes) delimiter name; the name may instead follow as a literal.
@@ -227,8 +230,8 @@ class Mailbox:
         """APPEND ``message`` to the drafts folder flagged \\Draft; False when the draft this
         ``key`` (its X-TinyAgent-Task) names is there already: a retried call saves once."""
         folder = self.drafts_folder()
-        self._examine(folder, "imap.drafts")
-        if key and self._uids_with_task(key):
+        count = self._examine(folder, "imap.drafts")
+        if key and self._uids_with_task(key, count):
             return False
         when = imaplib.Time2Internaldate(time.time())
         with self._talking(f"saving the draft in {folder!r}", maybe=f"the draft may be in {folder!r} already"):
@@ -238,17 +241,22 @@ class Mailbox:
                             f"{_text(data[-1] if data else typ)}")
         return True
 
-    def _uids_with_task(self, key: str) -> list[int]:
+    def _uids_with_task(self, key: str, count: int) -> list[int]:
+        """The drafts whose task header is ``key``: those SEARCH finds, else (a server may not
+        search a header of its own invention, and answers none) any of the newest
+        ``DRAFTS_SCANNED``, read one by one."""
         with self._talking("searching the drafts"):
             typ, data = self._client.uid("SEARCH", "HEADER", KEY_HEADER, _quote(key))
         found = [int(n) for n in b" ".join(d for d in self._ok(typ, data, "searching the drafts") if d).split()]
-        if not found:
-            return []
-        # HEADER matches a substring: keep the drafts whose header is this key exactly.
+        fields = f"(UID BODY.PEEK[HEADER.FIELDS ({KEY_HEADER})])"
         what = "reading the drafts' headers"
         with self._talking(what):
-            typ, data = self._client.uid("FETCH", ",".join(map(str, found)),
-                                         f"(BODY.PEEK[HEADER.FIELDS ({KEY_HEADER})])")
+            if found:  # HEADER matches a substring: keep the drafts whose header is this key exactly
+                typ, data = self._client.uid("FETCH", ",".join(map(str, found)), fields)
+            elif count:
+                typ, data = self._client.fetch(f"{max(1, count - DRAFTS_SCANNED + 1)}:{count}", fields)
+            else:
+                return []
         return [uid for uid, head in _fetched(self._ok(typ, data, what))
                 if str(BytesHeaderParser().parsebytes(head).get(KEY_HEADER, "")).strip() == key]
 
