@@ -508,3 +508,21 @@ def test_a_hostile_string_survives_the_imap_drafts(mailbox: Mailbox, value: str)
     draft = parse(raw)
     assert draft["Subject"] == " ".join(value.split())  # a header is one line
     assert text(draft.get_body(("plain",))) == value.strip().replace("\r\n", "\n") + "\n"
+
+
+def test_a_new_calendar_khal_does_not_read_is_named_in_the_answer(pim: Pim) -> None:
+    """khal set up with its one calendar folder named (no "*"): a calendar the request names that
+    does not exist yet is made beside it, which khal does not show, and the answer says so."""
+    config = pim.home / "xdg" / "khal" / "config"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        f"[[mine]]\npath = {pim.calendars}/*\ntype = discover", f"[[personal]]\npath = {pim.calendars}/personal/"),
+        encoding="utf-8")
+    settings = make_env(pim.home, pim.home.parent).settings
+    said = portable.create_calendar_event(ToolContext(settings, Path("."), key="run8-1"), "Retro",
+                                          "2026-12-11T09:00:00", "", "", [], "", "Work")
+    assert f"calendar 'Work' (new; {config} names its folders one by one: add this one there to see it)" in said
+    assert "Retro" not in pim.program("khal", "list", "2026-12-11", "1d")
+    said = portable.create_calendar_event(ToolContext(settings, Path("."), key="run8-2"), "Standup",
+                                          "2026-12-11T10:00:00", "", "", [], "", "")
+    assert "calendar 'personal' (" in said and "(new" not in said
+    assert "Standup" in pim.program("khal", "list", "2026-12-11", "1d")

@@ -339,6 +339,8 @@ def _collection(ctx: ToolContext, kind: str, name: str, component: str, default:
             log.warning("%s", moved)
     # the data dir's own folders (nobody configured them) keep tinyagent's default names
     collection, new = vdir.choose(where.root, name, component, where.default or default, own=where.source is None)
+    if new and where.one_by_one:
+        return collection, f" (new; {where.source} names its folders one by one: add this one there to see it)"
     return collection, (" (new)" if new else "")
 
 

@@ -160,6 +160,9 @@ class Found:
     root: Path
     source: Path | None  # the config file; None: nobody configured it (the data dir's)
     default: str = ""  # the default calendar, list or address book it names
+    # The config names its folders one by one (no "path = .../*"): a folder made beside
+    # them is not one its program shows.
+    one_by_one: bool = False
 
 
 def config_home() -> Path:
@@ -208,7 +211,10 @@ def pim_root(kind: str) -> Found | None:
     config = config_home().joinpath(*parts)
     text = _read(config)
     paths = _paths_in(text)
-    return Found(_root_of(paths[0]), config, _setting(text, default_key)) if paths else None
+    if not paths:
+        return None
+    one_by_one = not any(os.path.expandvars(p).rstrip("/").endswith("*") for p in paths)
+    return Found(_root_of(paths[0]), config, _setting(text, default_key), one_by_one)
 
 
 # ---------------------------------------------------------------- the old layout
