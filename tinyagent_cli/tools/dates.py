@@ -119,17 +119,14 @@ def _day_of_month(text: str, today: date) -> str:
     match = _DAY_ORDINAL.search(text)
     if match is None or _MONTH_NAME.search(text):
         return text
-    day, year, month = int(match.group(1)), today.year, today.month
-    if day < today.day:
-        year, month = divmod(year * 12 + month, 12)  # the month after today's
-        month += 1
+    day = int(match.group(1))
+    months = today.year * 12 + today.month - 1 + (day < today.day)  # this month, or the next once its day has passed
     while True:
         try:
-            found = date(year, month, day)
+            found = date(months // 12, months % 12 + 1, day)
             break
         except ValueError:  # no 31st in this month: the next month that has one
-            year, month = divmod(year * 12 + month, 12)
-            month += 1
+            months += 1
     return f"{text[:match.start()]}{found:%d %B %Y}{text[match.end():]}"
 
 
