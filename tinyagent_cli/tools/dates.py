@@ -58,7 +58,7 @@ _SHORT_WORD = re.compile(r"\b(" + "|".join(_SHORT_WORDS) + r")\b", re.IGNORECASE
 _HALF_AN_HOUR = re.compile(r"\bhalf an hour\b", re.IGNORECASE)
 # "the 12th" with no month: dateparser reads 1st..12th as a month ("on the 3rd" -> March).
 _DAY_ORDINAL = re.compile(r"\b(?:the\s+)?(3[01]|[12]\d|[1-9])(?:st|nd|rd|th)\b", re.IGNORECASE)
-_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 
 
 def _local_tz(now: datetime) -> tzinfo | None:

@@ -180,11 +180,16 @@ def _setting(text: str, key: str) -> str:
     return match.group(1).strip().strip("'\"") if match else ""
 
 
+def _is_glob(path: str) -> bool:
+    """Whether a configured path means every folder in one (``~/.calendars/*``)."""
+    return os.path.expandvars(path).rstrip("/").endswith("*")
+
+
 def _root_of(path: str) -> Path:
     """The storage folder of a configured path: ``~/.calendars/*`` and ``~/.calendars/home/``
     both mean ``~/.calendars``."""
     text = os.path.expandvars(path).rstrip("/")
-    if text.endswith("*"):
+    if _is_glob(path):
         return Path(text.removesuffix("*").rstrip("/")).expanduser()
     return Path(text).expanduser().parent
 
@@ -213,8 +218,7 @@ def pim_root(kind: str) -> Found | None:
     paths = _paths_in(text)
     if not paths:
         return None
-    one_by_one = not any(os.path.expandvars(p).rstrip("/").endswith("*") for p in paths)
-    return Found(_root_of(paths[0]), config, _setting(text, default_key), one_by_one)
+    return Found(_root_of(paths[0]), config, _setting(text, default_key), not any(map(_is_glob, paths)))
 
 
 # ---------------------------------------------------------------- the old layout
