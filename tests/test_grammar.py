@@ -284,7 +284,7 @@ def test_verbatim_arguments_are_runs_of_the_requests_words() -> None:
     # "$20" is no word to copy (a "$" is only ever a reference): the run stops before it.
     # A final s may go, as a possessive typed without its apostrophe ("Freyas email").
     assert rules["said-15"] == '("costs" | "Costs" | "cost" | "Cost")' and rules["said-16"] == '("ok" | "Ok")'
-    # A name may close on a bracket it opened two words back, however the sentence goes on.
+    # A name keeps a bracket it opens or closes, whatever punctuation follows it.
     bracketed = dict(line.split(" ::= ", 1) for line in plan_grammar(
         [TOOLS["open_and_get_file_path"]], request=["send Informe (2).pdf, then (Noël 2026)»"]).splitlines())
     assert '"(2).pdf"' in bracketed["said-2"] and '"2026)"' in bracketed["said-5"]

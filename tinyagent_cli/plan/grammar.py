@@ -191,9 +191,8 @@ def _date_span_rule(request: Sequence[str]) -> list[str]:
 
 def _word_forms(word: str) -> list[str]:
     """How one word of the request may appear in a verbatim argument: as typed, without
-    the punctuation at its ends but for a bracket (a span may close on a bracket its first
-    word opened: "Informe (2).pdf," names Informe (2).pdf) or a possessive 's ("Okafor's
-    number" names Okafor), and
+    the punctuation at its ends (but for a bracket the span opens or closes: "Informe
+    (2).pdf," names Informe (2).pdf) or a possessive 's ("Okafor's number" names Okafor), and
     for a plain word lower-case or capitalised ("jo@acme.io" and "Q3_v2.pdf" keep their
     case) or without a final s (a possessive typed without its apostrophe: "what is Freyas
     email" names Freya, as 17 plans of the bank say). No form has a "$" (only a reference
