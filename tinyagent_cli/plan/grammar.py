@@ -189,6 +189,9 @@ def _date_span_rule(request: Sequence[str]) -> list[str]:
     return [f'date ::= "\\"" ({" | ".join(_literal(p) for p in phrases)})? "\\""']
 
 
+_EDGE_BUT_CLOSERS = EDGE.replace(")", "").replace("]", "")
+
+
 def _word_forms(word: str) -> list[str]:
     """How one word of the request may appear in a verbatim argument: as typed, without
     the punctuation at its ends (but for a bracket the span opens or closes: "Informe
@@ -201,7 +204,7 @@ def _word_forms(word: str) -> list[str]:
     core = word.strip(EDGE)
     forms = [word, core, word_core(word)]
     # Brackets stay where the span opened or closes one: "(2).pdf," and "2026)»".
-    opened, closed = word.rstrip(EDGE), word.rstrip(EDGE.replace(")", "").replace("]", ""))
+    opened, closed = word.rstrip(EDGE), word.rstrip(_EDGE_BUT_CLOSERS)
     forms += [opened] if opened.startswith(("(", "[")) else []
     forms += [closed] if closed.endswith((")", "]")) else []
     if PLAIN_WORD.fullmatch(core):
