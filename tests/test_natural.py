@@ -1,7 +1,8 @@
-"""The hand-written sets: the natural corpus the planner learns from and the natural held-out
-set it is measured on. What holds by construction: every line is one the checks of
-``scripts/check_dataset.py`` pass, the held-out set was written by other authors and
-repeats no corpus line, and the corpus covers what its README says."""
+"""The hand-written sets: the natural corpus the planner learns from, the natural held-out
+set it is measured on and the natural dev set choices are made on. What holds by
+construction: every line is one the checks of ``scripts/check_dataset.py`` pass, each
+measuring set was written by authors of its own and repeats no line the planner learns
+from (nor the dev set a held-out line), and the corpus covers what its README says."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tinyagent_cli.tools.spec import load_pack, shipped_packs_dir
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((ROOT / "toolpacks" / "tinyagent" / "natural").glob("*.jsonl"))
 HELD_OUT = ROOT / "datasets" / "natural_test.jsonl"
+NATURAL_DEV = ROOT / "datasets" / "natural_dev.jsonl"
 
 
 def _checker():  # type: ignore[no-untyped-def]
@@ -50,9 +52,15 @@ def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
     assert all(sizes[n] >= 800 for n in (1, 2, 3)) and sizes[4] >= 0.25 * len(rows)
 
 
-def test_the_held_out_set_has_authors_of_its_own_and_repeats_no_corpus_line(tmp_path: Path) -> None:
-    held, corpus = _rows([HELD_OUT]), _rows(CORPUS)
-    assert len(held) >= 400 and not {r["author"] for r in held} & {r["author"] for r in corpus}
+@pytest.mark.parametrize(("measured", "learned"), [
+    (HELD_OUT, CORPUS),
+    (NATURAL_DEV, [ROOT / "toolpacks" / "tinyagent" / "examples.jsonl", *CORPUS]),
+    (NATURAL_DEV, [HELD_OUT]),
+], ids=["held-out vs corpus", "natural dev vs bank and corpus", "natural dev vs held-out"])
+def test_a_measuring_set_has_authors_of_its_own_and_repeats_no_line_of_another(
+        measured: Path, learned: list[Path]) -> None:
+    held, corpus = _rows([measured]), _rows(learned)
+    assert len(held) >= 400 and not {r["author"] for r in held} & {r.get("author") for r in corpus}
     checker = _checker()
     scores, where = checker.similarities([r["query"] for r in held], [r["query"] for r in corpus])
     same_calls = [s for s, j, r in zip(scores, where, held)
@@ -60,7 +68,7 @@ def test_the_held_out_set_has_authors_of_its_own_and_repeats_no_corpus_line(tmp_
     assert not [s for s in same_calls if s >= checker.NEAR_DUPLICATE]
 
 
-@pytest.mark.parametrize("name", ["corpus", "held-out"])
+@pytest.mark.parametrize("name", ["corpus", "held-out", "natural dev"])
 def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tinyagent_cli.settings import Settings
     from tinyagent_cli.tools.spec import load_catalog
@@ -68,7 +76,7 @@ def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path,
     monkeypatch.setenv("TINYAGENT_HOME", str(tmp_path))
     catalog = load_catalog(Settings.load(backend="macos"))
     checker = _checker()
-    rows = _rows(CORPUS if name == "corpus" else [HELD_OUT])
+    rows = _rows({"corpus": CORPUS, "held-out": [HELD_OUT], "natural dev": [NATURAL_DEV]}[name])
     bad = [(r["query"], found) for r in rows if (found := checker.problems(r, catalog, catalog.tools, author=True))]
     assert not bad, bad[:3]
 
