@@ -114,3 +114,11 @@ def test_kinds_in_a_pack_are_checked(tmp_path, line: str, message: str) -> None:
         f"    side_effects: false\n{params}    {line}\n")
     with pytest.raises(PackError, match=message):
         load_pack(tmp_path)
+
+
+def test_a_lookup_is_needed_only_where_the_request_gives_no_value_of_its_kind() -> None:
+    tools = ("get_email_address", "get_phone_number", "open_and_get_file_path", "send_sms")
+    assert KINDS.needing_lookup(tools) == ("open_and_get_file_path", "send_sms")  # it gave an address and a number
+    email_only = ResultKinds(KINDS.tools, given=["email the deck to jo@acme.io and text Chris"])
+    assert email_only.needing_lookup(tools) == ("get_phone_number", "open_and_get_file_path", "send_sms")
+    assert ResultKinds(KINDS.tools, given=["email Ana the deck"]).needing_lookup(tools) == tools

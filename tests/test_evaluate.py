@@ -269,6 +269,19 @@ def test_repeat_guard_refuses_a_repeat_only_while_a_required_tool_is_missing() -
     assert not guard('5. get_email_address("Jamal")\n')  # nothing is missing: the agent ends the plan
 
 
+def test_a_lookup_of_a_kind_the_request_gives_is_not_required(trained) -> None:
+    """ToolRAG is sure texting needs get_phone_number, but this request gives the number: a
+    plan held to look it up could only write the refused lookup of the number or repeat a
+    line, and a repeat ends the plan before anything is texted."""
+    from tinyagent_cli.agent import Agent
+
+    settings, catalog = trained
+    request = Agent(settings, catalog).prepare("map the way to the station on foot and text the link to 415-555-0199")
+    assert {"get_phone_number", "send_sms"} <= set(request.selection.certain)
+    assert "get_phone_number" not in request.required and "send_sms" in request.required
+    assert "get_phone_number" in request.selection.tools  # still offered, for a name beside the number
+
+
 @pytest.mark.slow
 def test_two_people_get_examples_that_look_up_two_and_a_plan_with_every_required_tool(trained) -> None:
     """"email Jamal and Ana the expense report.xlsx": the mention tagger brings examples that

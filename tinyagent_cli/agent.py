@@ -207,9 +207,10 @@ class Agent:
         )
         # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
         given = (query, *self.settings.config.instructions)
-        grammar = style.policy.grammar(tools, sure=selection.certain, given=given)
+        sure = ResultKinds(self.catalog.tools, given=given).needing_lookup(selection.certain)
+        grammar = style.policy.grammar(tools, sure=sure, given=given)
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
-                           retrieval_s, style.policy.required(selection.certain))
+                           retrieval_s, style.policy.required(sure))
 
     async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
                            *, now: datetime | None = None) -> AsyncIterator[Task]:
