@@ -118,7 +118,7 @@ def test_kinds_in_a_pack_are_checked(tmp_path, line: str, message: str) -> None:
 
 def test_a_lookup_is_needed_only_where_the_request_gives_no_value_of_its_kind() -> None:
     tools = ("get_email_address", "get_phone_number", "open_and_get_file_path", "send_sms")
-    assert KINDS.needing_lookup(tools) == ("open_and_get_file_path", "send_sms")  # it gave an address and a number
+    assert KINDS.unanswered(tools) == ("open_and_get_file_path", "send_sms")  # it gave an address and a number
     email_only = ResultKinds(KINDS.tools, given=["email the deck to jo@acme.io and text Chris"])
-    assert email_only.needing_lookup(tools) == ("get_phone_number", "open_and_get_file_path", "send_sms")
-    assert ResultKinds(KINDS.tools, given=["email Ana the deck"]).needing_lookup(tools) == tools
+    assert email_only.unanswered(tools) == ("get_phone_number", "open_and_get_file_path", "send_sms")
+    assert ResultKinds(KINDS.tools, given=["email Ana the deck"]).unanswered(tools) == tools

@@ -59,12 +59,12 @@ def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
 ], ids=["held-out vs corpus", "natural dev vs bank and corpus", "natural dev vs held-out"])
 def test_a_measuring_set_has_authors_of_its_own_and_repeats_no_line_of_another(
         measured: Path, learned: list[Path]) -> None:
-    held, corpus = _rows([measured]), _rows(learned)
-    assert len(held) >= 400 and not {r["author"] for r in held} & {r.get("author") for r in corpus}
+    rows, others = _rows([measured]), _rows(learned)
+    assert len(rows) >= 400 and not {r["author"] for r in rows} & {r.get("author") for r in others}
     checker = _checker()
-    scores, where = checker.similarities([r["query"] for r in held], [r["query"] for r in corpus])
-    same_calls = [s for s, j, r in zip(scores, where, held)
-                  if j >= len(held) and sorted(plan_tools_of(corpus[j - len(held)]["plan"])) == sorted(plan_tools_of(r["plan"]))]
+    scores, where = checker.similarities([r["query"] for r in rows], [r["query"] for r in others])
+    same_calls = [s for s, j, r in zip(scores, where, rows)
+                  if j >= len(rows) and sorted(plan_tools_of(others[j - len(rows)]["plan"])) == sorted(plan_tools_of(r["plan"]))]
     assert not [s for s in same_calls if s >= checker.NEAR_DUPLICATE]
 
 

@@ -207,7 +207,7 @@ class Agent:
         )
         # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
         given = (query, *self.settings.config.instructions)
-        sure = ResultKinds(self.catalog.tools, given=given).needing_lookup(selection.certain)
+        sure = ResultKinds(self.catalog.tools, given=given).unanswered(selection.certain)
         grammar = style.policy.grammar(tools, sure=sure, given=given)
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
                            retrieval_s, style.policy.required(sure))

@@ -72,11 +72,11 @@ class ResultKinds:
                     return True  # an empty item, or one with nothing it could hold: the list stays empty
         return False
 
-    def needing_lookup(self, tools: Iterable[str]) -> tuple[str, ...]:
-        """``tools`` but the lookups of a kind the request gives a value of. "Text it to
-        650-555-0147" may need no get_phone_number: a plan held to call one could only look
-        up the number itself (refused as pointless) or write an earlier call again, which
-        ends the plan before the text is sent."""
+    def unanswered(self, tools: Iterable[str]) -> tuple[str, ...]:
+        """``tools`` but the lookups the request already answers: those of a kind it gives a
+        value of. "Text it to 650-555-0147" may need no get_phone_number: a plan held to call
+        one could only look up the number itself (refused as pointless) or write an earlier
+        call again, which ends the plan before the text is sent."""
         return tuple(name for name in tools
                      if not (name in self.tools and self.given.get(self.tools[name].returns)))
 
