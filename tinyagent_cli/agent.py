@@ -50,6 +50,7 @@ class PlanRequest:
     grammar: str
     retrieval_s: float
     required: tuple[str, ...]  # tools the plan must call: a repeated line is refused while one is missing
+    kinds: ResultKinds  # what the plan's results must respect, with the values this request gives
 
     def unavailable(self, catalog: Catalog) -> ConfigError | None:
         """Why this request cannot be planned here: a tool it surely needs cannot run on this
@@ -207,10 +208,11 @@ class Agent:
         )
         # Verbatim arguments quote the request, or a standing instruction ("cc Nick").
         given = (query, *self.settings.config.instructions)
-        sure = ResultKinds(self.catalog.tools, given=given).unanswered(selection.certain)
+        kinds = ResultKinds(self.catalog.tools, given=given)
+        sure = kinds.unanswered(selection.certain)
         grammar = style.policy.grammar(tools, sure=sure, given=given)
         return PlanRequest(query, selection, tuple((e.query, e.plan) for e in examples), prompt, grammar,
-                           retrieval_s, style.policy.required(sure))
+                           retrieval_s, style.policy.required(sure), kinds)
 
     async def stream_tasks(self, request: PlanRequest, trace: PlanTrace,
                            *, now: datetime | None = None) -> AsyncIterator[Task]:
@@ -235,7 +237,7 @@ class Agent:
                 # restores the fixed prefix's KV state from disk in a fresh process (llama.cpp)
                 model.warm_prefix(request.prompt.prefix, cache_dir=self.settings.paths.cache_dir / "kv")
                 guard = RepeatGuard(request.required if style.repeat_guard else ())
-                kinds = ResultKinds(self.catalog.tools, given=(request.query, *self.settings.config.instructions))
+                kinds = request.kinds
                 chunks = model.stream(request.prompt.text, grammar=request.grammar, max_tokens=MAX_PLAN_TOKENS,
                                       stop=style.stop, reject=lambda line: kinds.pointless(line) or guard(line),
                                       forbid=kinds.forbids)
