@@ -70,6 +70,19 @@ def test_a_broken_config_file_is_a_failure_naming_the_problem(clean_env: Path) -
     assert code == 1 and data["ok"] is False
 
 
+def test_settings_at_the_top_of_tinyagent_home_are_named_as_unread(clean_env: Path) -> None:
+    (clean_env / "config.yaml").write_text("backend: portable\n", encoding="utf-8")
+    (clean_env / "models.yaml").write_text("models: []\n", encoding="utf-8")
+    code, data = doctor(Settings.load(backend="portable"))
+    checks = rows(data)
+    for name in ("config.yaml", "models.yaml"):
+        check = checks[f"{name} at TINYAGENT_HOME"]
+        assert check["status"] == "warn" and f"{clean_env / name} is not read" in check["detail"]
+        assert check["fix"] == f"move it there: mv {clean_env / name} {clean_env / 'config'}/"
+    assert "toolpacks at TINYAGENT_HOME" not in checks
+    assert code == 0  # a warning, not a failure: nothing that runs is broken
+
+
 def test_a_data_folder_that_is_a_file_fails(clean_env: Path) -> None:
     (clean_env / "data").mkdir()
     (clean_env / "data" / "reminders").write_text("oops", encoding="utf-8")

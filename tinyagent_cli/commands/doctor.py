@@ -1,6 +1,7 @@
 """`tinyagent doctor`: what works here, and how to fix what does not.
 
-Each check is one row: the backend in force, the config file, the tools, on macOS
+Each check is one row: the backend in force, the config file (and settings left at
+TINYAGENT_HOME's top, where they are never read), the tools, on macOS
 osascript and each app's automation permission (one harmless read through the same runner
 the tools use, so a refusal reads -1743 exactly as a tool would see it), Spotlight and
 ``open``; on the portable backend its data folders (and which of khal's, todoman's or
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import EXIT_OK, EXIT_TASK_FAILED, ConfigError, TinyAgentError, ToolError
-from ..settings import PortableConfig, Settings, load_config
+from ..llm.registry import MODELS_FILENAME
+from ..settings import CONFIG_FILENAME, PortableConfig, Settings, load_config
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,6 +66,17 @@ def _config(settings: Settings) -> Check:
     except ConfigError as exc:
         return Check("config file", "fail", str(exc), f"edit {path}")
     return Check("config file", "ok", f"{path} is valid")
+
+
+def _unread_at_home(settings: Settings) -> list[Check]:
+    """Settings put at TINYAGENT_HOME's top, where they look right and are never read (they belong in config/)."""
+    home = os.environ.get("TINYAGENT_HOME")
+    if not home:
+        return []
+    root = Path(home).expanduser()
+    return [Check(f"{name} at TINYAGENT_HOME", "warn", f"{root / name} is not read: settings live in "
+                  f"{settings.paths.config_dir}", f"move it there: mv {root / name} {settings.paths.config_dir}/")
+            for name in (CONFIG_FILENAME, MODELS_FILENAME, "toolpacks") if (root / name).exists()]
 
 
 def _tools(settings: Settings, catalog: Catalog | None) -> Check:
@@ -315,7 +328,7 @@ def _zoom(settings: Settings) -> Check:
 
 
 def run_checks(settings: Settings, catalog: Catalog | None = None, model_rows: ModelRows | None = None) -> list[Check]:
-    checks = [_backend(settings), _config(settings), _tools(settings, catalog)]
+    checks = [_backend(settings), _config(settings), *_unread_at_home(settings), _tools(settings, catalog)]
     checks += _macos(settings, catalog) if settings.backend == "macos" else _portable(settings)
     checks += (model_rows or _models)(settings)
     checks += _plugins()
