@@ -26,6 +26,7 @@ class Paths:
     config_dir: Path
     data_dir: Path
     cache_dir: Path
+    home: Path | None = None  # TINYAGENT_HOME, when the three live under it
 
     @property
     def config_file(self) -> Path:
@@ -44,7 +45,7 @@ class Paths:
         home = os.environ.get("TINYAGENT_HOME")
         if home:
             root = Path(home).expanduser()
-            return cls(root / "config", root / "data", root / "cache")
+            return cls(root / "config", root / "data", root / "cache", home=root)
         import platformdirs
 
         return cls(

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import EXIT_OK, EXIT_TASK_FAILED, ConfigError, TinyAgentError, ToolError
-from ..llm.registry import MODELS_FILENAME
-from ..settings import CONFIG_FILENAME, PortableConfig, Settings, load_config
+from ..llm.registry import user_models_file
+from ..settings import PortableConfig, Settings, load_config
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -70,13 +70,12 @@ def _config(settings: Settings) -> Check:
 
 def _unread_at_home(settings: Settings) -> list[Check]:
     """Settings put at TINYAGENT_HOME's top, where they look right and are never read (they belong in config/)."""
-    home = os.environ.get("TINYAGENT_HOME")
-    if not home:
+    root, where = settings.paths.home, settings.paths.config_dir
+    if root is None:
         return []
-    root = Path(home).expanduser()
-    return [Check(f"{name} at TINYAGENT_HOME", "warn", f"{root / name} is not read: settings live in "
-                  f"{settings.paths.config_dir}", f"move it there: mv {root / name} {settings.paths.config_dir}/")
-            for name in (CONFIG_FILENAME, MODELS_FILENAME, "toolpacks") if (root / name).exists()]
+    names = (settings.paths.config_file.name, user_models_file(settings).name, settings.paths.user_packs_dir.name)
+    return [Check(f"{name} at TINYAGENT_HOME", "warn", f"{root / name} is not read: settings live in {where}",
+                  f"move it there: mv {root / name} {where}/") for name in names if (root / name).exists()]
 
 
 def _tools(settings: Settings, catalog: Catalog | None) -> Check:
