@@ -253,6 +253,117 @@ def test_an_adapter_for_another_base_is_refused(home: Path, base_gguf: Path, tmp
         load_llama_model(spec, base_gguf, settings)
 
 
+def _lora(rank: int, seed: int) -> dict[str, object]:
+    """A small random LoRA on two of layer 0's projections, in peft's naming."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    prefix = "base_model.model.model.layers.0"
+    shapes = {f"{prefix}.self_attn.q_proj": (1024, 640), f"{prefix}.mlp.down_proj": (640, 2048)}
+    lora: dict[str, object] = {}
+    for module, (out, into) in shapes.items():
+        lora[f"{module}.lora_A.weight"] = torch.randn(rank, into, generator=gen) / 10
+        lora[f"{module}.lora_B.weight"] = torch.randn(out, rank, generator=gen) / 10
+    return lora
+
+
+def _deltas(path: Path) -> dict[str, object]:
+    """What an adapter file adds to each weight it adapts: (alpha / rank) B A, as ggml reads it."""
+    import gguf
+    import numpy as np
+
+    from tinyagent_cli.train.export import gguf_field
+
+    reader = gguf.GGUFReader(path)
+    tensors = {t.name: np.asarray(t.data, dtype=np.float64) for t in reader.tensors}
+    alpha = gguf_field(reader, gguf.Keys.Adapter.LORA_ALPHA)
+    return {name.removesuffix(".lora_a"): alpha / a.shape[0] * tensors[name.replace("lora_a", "lora_b")] @ a
+            for name, a in tensors.items() if name.endswith(".lora_a")}
+
+
+def test_an_average_of_adapters_changes_each_weight_by_the_mean_of_their_changes(base_gguf: Path,
+                                                                                  tmp_path: Path) -> None:
+    import gguf
+    import numpy as np
+
+    from tinyagent_cli.train.export import average_adapters, gguf_field, write_adapter
+
+    kept = {"tinyagent.base_sha256": GEMMA_SHA, "tinyagent.toolset": "send_sms", "tinyagent.prompt_style": "trained"}
+    # Ranks and alphas that differ, as after `--rank`: each parent's scale must be kept.
+    one = write_adapter(_lora(4, 1), base_gguf, tmp_path / "one.gguf", alpha=8.0,
+                        metadata={**kept, "tinyagent.seed": "1"})
+    two = write_adapter(_lora(8, 2), base_gguf, tmp_path / "two.gguf", alpha=4.0,
+                        metadata={**kept, "tinyagent.seed": "2"})
+    average = average_adapters([one, two], tmp_path / "average.gguf")
+
+    parents, mean = _deltas(one), _deltas(average)
+    assert mean.keys() == parents.keys() and len(mean) == 2
+    for name, delta in _deltas(two).items():
+        expected = (parents[name] + delta) / 2
+        assert np.abs(mean[name] - expected).max() < 1e-3 * np.abs(expected).max()  # f16 rounding only
+    reader = gguf.GGUFReader(average)
+    assert {t.name: t.data.shape[0] for t in reader.tensors if t.name.endswith("lora_a")} == {
+        "blk.0.attn_q.weight.lora_a": 12, "blk.0.ffn_down.weight.lora_a": 12}
+    assert {key: gguf_field(reader, key) for key in reader.fields if key.startswith("tinyagent.")} == {
+        **kept, "tinyagent.averaged_from": f"{files.sha256_file(one)},{files.sha256_file(two)}"}
+
+
+def test_adapters_for_other_bases_or_tools_are_not_averaged(base_gguf: Path, tmp_path: Path) -> None:
+    from tinyagent_cli.errors import ConfigError
+    from tinyagent_cli.train.export import average_adapters, write_adapter
+
+    one = write_adapter(_lora(4, 1), base_gguf, tmp_path / "one.gguf", alpha=8.0,
+                        metadata={"tinyagent.base_sha256": GEMMA_SHA, "tinyagent.toolset": "send_sms"})
+    other = write_adapter(_lora(4, 2), base_gguf, tmp_path / "other.gguf", alpha=8.0,
+                          metadata={"tinyagent.base_sha256": GEMMA_SHA, "tinyagent.toolset": "send_email,send_sms"})
+    with pytest.raises(ModelError, match="differ in tinyagent.toolset"):
+        average_adapters([one, other], tmp_path / "average.gguf")
+    with pytest.raises(ConfigError, match="two adapters or more"):
+        average_adapters([one], tmp_path / "average.gguf")
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF and then some")
+    with pytest.raises(ModelError, match="not a GGUF adapter"):
+        average_adapters([one, tmp_path / "broken.gguf"], tmp_path / "average.gguf")
+    assert not (tmp_path / "average.gguf").exists()
+
+
+def test_the_average_script_says_in_one_line_what_it_wrote_or_why_not(base_gguf: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tinyagent_cli.train.export import write_adapter
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "average_adapters.py"
+    one = write_adapter(_lora(4, 1), base_gguf, tmp_path / "one.gguf", alpha=8.0, metadata={})
+    two = write_adapter(_lora(4, 2), base_gguf, tmp_path / "two.gguf", alpha=8.0, metadata={})
+    done = subprocess.run([sys.executable, str(script), str(one), str(two), "-o", str(tmp_path / "av.gguf")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith(files.sha256_file(tmp_path / "av.gguf"))
+    refused = subprocess.run([sys.executable, str(script), str(one), "-o", str(tmp_path / "one-only.gguf")],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr == "error: averaging needs two adapters or more\n"
+
+
+@pytest.mark.slow
+def test_the_shipped_adapter_averaged_with_itself_plans_as_it_does(base_gguf: Path, tmp_path: Path) -> None:
+    """The average's doubled rank and alpha as llama.cpp reads them: an adapter averaged with
+    itself moves the logits as the adapter itself does."""
+    import numpy as np
+
+    from tinyagent_cli.llm.llama import _load, adapter_metadata
+    from tinyagent_cli.train.export import average_adapters
+
+    shipped = Path(__file__).resolve().parent.parent / "adapters" / "gemma3-270m-planner.gguf"
+    average = average_adapters([shipped, shipped], tmp_path / "average.gguf")
+    prompt = "Text Mia that I am running late"
+    once, twice = _load(base_gguf, 512, False, lora_path=str(shipped)), _load(base_gguf, 512, False,
+                                                                              lora_path=str(average))
+    logits_once, logits_twice = _next_logits(once, prompt), _next_logits(twice, prompt)
+    assert np.abs(logits_once - logits_twice).max() < 0.05 * np.abs(logits_once).max()
+    assert adapter_metadata(twice)["tinyagent.base_sha256"] == GEMMA_SHA
+    once.close()
+    twice.close()
+
+
 def _zeros(*shape: int):  # type: ignore[no-untyped-def]
     import torch
 

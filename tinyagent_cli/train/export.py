@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 
 _PEFT_NAME = re.compile(r"^base_model\.model\.(?P<module>.+)\.lora_(?P<part>[AB])\.weight$")
 
@@ -32,7 +32,6 @@ def write_adapter(lora: Mapping[str, Any], base_gguf: Path, out: Path, *, alpha:
                   metadata: Mapping[str, str]) -> Path:
     """Write ``lora`` (peft's state dict) as a GGUF LoRA adapter for ``base_gguf``, atomically."""
     import gguf
-    import numpy as np
 
     reader = gguf.GGUFReader(base_gguf)
     arch = gguf_field(reader, "general.architecture")
@@ -52,6 +51,19 @@ def write_adapter(lora: Mapping[str, Any], base_gguf: Path, out: Path, *, alpha:
             raise ModelError(f"{match['module']} has no tensor in a {arch} GGUF")
         pairs.setdefault(target, {})[match["part"]] = tensor
 
+    tensors: dict[str, Any] = {}
+    for target in sorted(pairs):
+        # A is (rank, in) and B (out, rank), as in torch: ggml reads them as in x rank and rank x out.
+        tensors[f"{target}.weight.lora_a"] = pairs[target]["A"].numpy()
+        tensors[f"{target}.weight.lora_b"] = pairs[target]["B"].numpy()
+    return _write_gguf(out, arch, alpha, metadata, tensors)
+
+
+def _write_gguf(out: Path, arch: str, alpha: float, metadata: Mapping[str, str], tensors: Mapping[str, Any]) -> Path:
+    """An adapter file of ``tensors`` (f16), written beside ``out`` and renamed over it whole."""
+    import gguf
+    import numpy as np
+
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(tmp, arch=arch)
@@ -60,11 +72,8 @@ def write_adapter(lora: Mapping[str, Any], base_gguf: Path, out: Path, *, alpha:
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
     for key, value in metadata.items():
         writer.add_string(key, value)
-    for target in sorted(pairs):
-        a, b = pairs[target]["A"], pairs[target]["B"]
-        # A is (rank, in) and B (out, rank), as in torch: ggml reads them as in x rank and rank x out.
-        writer.add_tensor(f"{target}.weight.lora_a", np.ascontiguousarray(a.numpy().astype(np.float16)))
-        writer.add_tensor(f"{target}.weight.lora_b", np.ascontiguousarray(b.numpy().astype(np.float16)))
+    for name, tensor in tensors.items():
+        writer.add_tensor(name, np.ascontiguousarray(tensor.astype(np.float16)))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -99,3 +108,60 @@ def read_adapter(adapter: Path, base_gguf: Path, modules: list[str]) -> dict[str
                 raise ModelError(f"{adapter}: no {target}.weight.{suffix}: not an adapter of this shape for this base")
             lora[f"{module}.lora_{part}.weight"] = torch.from_numpy(tensor.data.astype("float32").copy())
     return lora
+
+
+# What every parent of an average must share: the weights it adapts, the tools and the prompt it
+# was trained to plan with. Each run's own keys (seed, steps, data) describe no average.
+_SHARED_KEYS = ("tinyagent.base_model", "tinyagent.base_sha256", "tinyagent.toolset", "tinyagent.prompt_style",
+                "tinyagent.examples_in_prompt")
+
+
+def average_adapters(adapters: Sequence[Path], out: Path) -> Path:
+    """Write one adapter whose change to each weight is the mean of ``adapters``' changes.
+
+    A LoRA changes W by (alpha / r) B A. The mean of n of them is itself a LoRA, of rank
+    r_1 + ... + r_n: the parents' A stacked and their B side by side, each B scaled to its share.
+    Nothing is approximated; the cost is a larger rank. alpha / r stays the first parent's, so
+    ``tinyagent train --init`` goes on from the average with ``--rank`` set to its rank.
+    """
+    import gguf
+    import numpy as np
+
+    from ..llm.files import sha256_file
+
+    if len(adapters) < 2:
+        raise ConfigError("averaging needs two adapters or more")
+    parents = []
+    for path in adapters:
+        try:
+            reader = gguf.GGUFReader(path)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: not a GGUF adapter ({exc})") from None
+        tensors = {t.name: np.asarray(t.data, dtype=np.float32) for t in reader.tensors}
+        ranks = {tensors[name].shape[0] for name in tensors if name.endswith(".lora_a")}
+        if len(ranks) != 1:
+            raise ModelError(f"{path}: not a LoRA adapter of one rank")
+        keys = {key: gguf_field(reader, key) for key in reader.fields if key.startswith("tinyagent.")}
+        parents.append((path, gguf_field(reader, "general.architecture"), ranks.pop(),
+                        float(gguf_field(reader, gguf.Keys.Adapter.LORA_ALPHA)), keys, tensors))
+
+    first_path, arch, first_rank, first_alpha, first_keys, first_tensors = parents[0]
+    for path, other_arch, _, _, keys, tensors in parents[1:]:
+        if other_arch != arch or tensors.keys() != first_tensors.keys():
+            raise ModelError(f"{path} adapts other tensors than {first_path}: they cannot be averaged")
+        differ = [key for key in _SHARED_KEYS if keys.get(key) != first_keys.get(key)]
+        if differ:
+            raise ModelError(f"{path} and {first_path} differ in {', '.join(differ)}: they cannot be averaged")
+
+    scale = first_alpha / first_rank
+    rank = sum(rank for _, _, rank, _, _, _ in parents)
+    tensors = {}
+    for name in sorted(first_tensors):
+        if name.endswith(".lora_a"):  # (rank, in): stacked
+            tensors[name] = np.concatenate([p[5][name] for p in parents], axis=0)
+        else:  # (out, rank): side by side, each its parent's scale over the average's, over n
+            tensors[name] = np.concatenate([p[5][name] * (p[3] / p[2] / scale / len(parents)) for p in parents],
+                                           axis=1)
+    metadata = {key: first_keys[key] for key in _SHARED_KEYS if key in first_keys}
+    metadata["tinyagent.averaged_from"] = ",".join(sha256_file(path) for path in adapters)
+    return _write_gguf(out, arch, scale * rank, metadata, tensors)
