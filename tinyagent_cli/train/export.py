@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,39 @@ _SHARED_KEYS = ("tinyagent.base_model", "tinyagent.base_sha256", "tinyagent.tool
                 "tinyagent.examples_in_prompt")
 
 
+@dataclass(frozen=True)
+class _Parent:
+    """One adapter being averaged, as read from its file."""
+
+    path: Path
+    arch: str
+    rank: int
+    alpha: float
+    keys: dict[str, Any]  # its tinyagent.* metadata
+    tensors: dict[str, Any]  # name -> float32 array
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.rank
+
+
+def _read_parent(path: Path) -> _Parent:
+    import gguf
+    import numpy as np
+
+    try:
+        reader = gguf.GGUFReader(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a GGUF adapter ({exc})") from None
+    tensors = {t.name: np.asarray(t.data, dtype=np.float32) for t in reader.tensors}
+    ranks = {tensors[name].shape[0] for name in tensors if name.endswith(".lora_a")}
+    if len(ranks) != 1:
+        raise ModelError(f"{path}: not a LoRA adapter of one rank")
+    keys = {key: gguf_field(reader, key) for key in reader.fields if key.startswith("tinyagent.")}
+    return _Parent(path, gguf_field(reader, "general.architecture"), ranks.pop(),
+                   float(gguf_field(reader, gguf.Keys.Adapter.LORA_ALPHA)), keys, tensors)
+
+
 def average_adapters(adapters: Sequence[Path], out: Path) -> Path:
     """Write one adapter whose change to each weight is the mean of ``adapters``' changes.
 
@@ -124,44 +158,29 @@ def average_adapters(adapters: Sequence[Path], out: Path) -> Path:
     Nothing is approximated; the cost is a larger rank. alpha / r stays the first parent's, so
     ``tinyagent train --init`` goes on from the average with ``--rank`` set to its rank.
     """
-    import gguf
     import numpy as np
 
     from ..llm.files import sha256_file
 
     if len(adapters) < 2:
         raise ConfigError("averaging needs two adapters or more")
-    parents = []
-    for path in adapters:
-        try:
-            reader = gguf.GGUFReader(path)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{path}: not a GGUF adapter ({exc})") from None
-        tensors = {t.name: np.asarray(t.data, dtype=np.float32) for t in reader.tensors}
-        ranks = {tensors[name].shape[0] for name in tensors if name.endswith(".lora_a")}
-        if len(ranks) != 1:
-            raise ModelError(f"{path}: not a LoRA adapter of one rank")
-        keys = {key: gguf_field(reader, key) for key in reader.fields if key.startswith("tinyagent.")}
-        parents.append((path, gguf_field(reader, "general.architecture"), ranks.pop(),
-                        float(gguf_field(reader, gguf.Keys.Adapter.LORA_ALPHA)), keys, tensors))
-
-    first_path, arch, first_rank, first_alpha, first_keys, first_tensors = parents[0]
-    for path, other_arch, _, _, keys, tensors in parents[1:]:
-        if other_arch != arch or tensors.keys() != first_tensors.keys():
-            raise ModelError(f"{path} adapts other tensors than {first_path}: they cannot be averaged")
-        differ = [key for key in _SHARED_KEYS if keys.get(key) != first_keys.get(key)]
+    parents = [_read_parent(path) for path in adapters]
+    first = parents[0]
+    for other in parents[1:]:
+        if other.arch != first.arch or other.tensors.keys() != first.tensors.keys():
+            raise ModelError(f"{other.path} adapts other tensors than {first.path}: they cannot be averaged")
+        differ = [key for key in _SHARED_KEYS if other.keys.get(key) != first.keys.get(key)]
         if differ:
-            raise ModelError(f"{path} and {first_path} differ in {', '.join(differ)}: they cannot be averaged")
+            raise ModelError(f"{other.path} and {first.path} differ in {', '.join(differ)}: they cannot be averaged")
 
-    scale = first_alpha / first_rank
-    rank = sum(rank for _, _, rank, _, _, _ in parents)
+    rank = sum(parent.rank for parent in parents)
     tensors = {}
-    for name in sorted(first_tensors):
+    for name in sorted(first.tensors):
         if name.endswith(".lora_a"):  # (rank, in): stacked
-            tensors[name] = np.concatenate([p[5][name] for p in parents], axis=0)
-        else:  # (out, rank): side by side, each its parent's scale over the average's, over n
-            tensors[name] = np.concatenate([p[5][name] * (p[3] / p[2] / scale / len(parents)) for p in parents],
-                                           axis=1)
-    metadata = {key: first_keys[key] for key in _SHARED_KEYS if key in first_keys}
+            tensors[name] = np.concatenate([parent.tensors[name] for parent in parents], axis=0)
+        else:  # (out, rank): side by side, each at its own scale over the average's, over n
+            tensors[name] = np.concatenate(
+                [parent.tensors[name] * (parent.scale / first.scale / len(parents)) for parent in parents], axis=1)
+    metadata = {key: first.keys[key] for key in _SHARED_KEYS if key in first.keys}
     metadata["tinyagent.averaged_from"] = ",".join(sha256_file(path) for path in adapters)
-    return _write_gguf(out, arch, scale * rank, metadata, tensors)
+    return _write_gguf(out, first.arch, first.scale * rank, metadata, tensors)
