@@ -83,6 +83,16 @@ def _write_gguf(out: Path, arch: str, alpha: float, metadata: Mapping[str, str],
     return out
 
 
+def _open_adapter(path: Path) -> Any:
+    """gguf-py's reader of an adapter file, or a ModelError that names the file."""
+    import gguf
+
+    try:
+        return gguf.GGUFReader(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a GGUF adapter ({exc})") from None
+
+
 def read_adapter(adapter: Path, base_gguf: Path, modules: list[str]) -> dict[str, Any]:
     """The LoRA of a GGUF adapter written by :func:`write_adapter`, in peft's naming for the
     ``modules`` (peft module names, ``base_model.model.…q_proj``), as float32 tensors: what a
@@ -96,10 +106,7 @@ def read_adapter(adapter: Path, base_gguf: Path, modules: list[str]) -> dict[str
     if arch_id is None:
         raise ModelError(f"{base_gguf}: gguf-py does not know the architecture {arch!r}")
     names = gguf.get_tensor_name_map(arch_id, int(gguf_field(base, f"{arch}.block_count")))
-    try:
-        tensors = {t.name: t for t in gguf.GGUFReader(adapter).tensors}
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{adapter}: not a GGUF adapter ({exc})") from None
+    tensors = {t.name: t for t in _open_adapter(adapter).tensors}
     lora: dict[str, Any] = {}
     for module in modules:
         target = names.get_name(module.removeprefix("base_model.model."))
@@ -137,10 +144,7 @@ def _read_parent(path: Path) -> _Parent:
     import gguf
     import numpy as np
 
-    try:
-        reader = gguf.GGUFReader(path)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: not a GGUF adapter ({exc})") from None
+    reader = _open_adapter(path)
     tensors = {t.name: np.asarray(t.data, dtype=np.float32) for t in reader.tensors}
     ranks = {tensors[name].shape[0] for name in tensors if name.endswith(".lora_a")}
     if len(ranks) != 1:
