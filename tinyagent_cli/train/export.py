@@ -29,19 +29,22 @@ def gguf_field(reader: Any, key: str) -> Any:
     return bytes(value).decode() if field.types and field.types[0].name == "STRING" else value[0].item()
 
 
-def write_adapter(lora: Mapping[str, Any], base_gguf: Path, out: Path, *, alpha: float,
-                  metadata: Mapping[str, str]) -> Path:
-    """Write ``lora`` (peft's state dict) as a GGUF LoRA adapter for ``base_gguf``, atomically."""
+def _base_tensor_names(base_gguf: Path) -> tuple[str, Any]:
+    """The base's architecture and gguf-py's map from its torch module names to GGUF tensor names."""
     import gguf
 
     reader = gguf.GGUFReader(base_gguf)
     arch = gguf_field(reader, "general.architecture")
-    blocks = int(gguf_field(reader, f"{arch}.block_count"))
     arch_id = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == arch), None)
     if arch_id is None:
         raise ModelError(f"{base_gguf}: gguf-py does not know the architecture {arch!r}")
-    names = gguf.get_tensor_name_map(arch_id, blocks)
+    return arch, gguf.get_tensor_name_map(arch_id, int(gguf_field(reader, f"{arch}.block_count")))
 
+
+def write_adapter(lora: Mapping[str, Any], base_gguf: Path, out: Path, *, alpha: float,
+                  metadata: Mapping[str, str]) -> Path:
+    """Write ``lora`` (peft's state dict) as a GGUF LoRA adapter for ``base_gguf``, atomically."""
+    arch, names = _base_tensor_names(base_gguf)
     pairs: dict[str, dict[str, Any]] = {}
     for key, tensor in lora.items():
         match = _PEFT_NAME.match(key)
@@ -97,15 +100,9 @@ def read_adapter(adapter: Path, base_gguf: Path, modules: list[str]) -> dict[str
     """The LoRA of a GGUF adapter written by :func:`write_adapter`, in peft's naming for the
     ``modules`` (peft module names, ``base_model.model.…q_proj``), as float32 tensors: what a
     training run starts from with ``--init``."""
-    import gguf
     import torch
 
-    base = gguf.GGUFReader(base_gguf)
-    arch = gguf_field(base, "general.architecture")
-    arch_id = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == arch), None)
-    if arch_id is None:
-        raise ModelError(f"{base_gguf}: gguf-py does not know the architecture {arch!r}")
-    names = gguf.get_tensor_name_map(arch_id, int(gguf_field(base, f"{arch}.block_count")))
+    _, names = _base_tensor_names(base_gguf)
     tensors = {t.name: t for t in _open_adapter(adapter).tensors}
     lora: dict[str, Any] = {}
     for module in modules:
