@@ -1,5 +1,5 @@
 """The hand-written sets: the natural corpus the planner learns from, the natural held-out
-set it is measured on and the two natural dev sets that choices are made on. What holds by
+sets it is measured on and the two natural dev sets that choices are made on. What holds by
 construction: every line is one the checks of ``scripts/check_dataset.py`` pass, each
 measuring set was written by authors of its own and repeats no line the planner learns
 from (nor a dev set a held-out line), and the corpus covers what its README says."""
@@ -23,6 +23,7 @@ CORPUS = sorted((ROOT / "toolpacks" / "tinyagent" / "natural").glob("*.jsonl"))
 HELD_OUT = ROOT / "datasets" / "natural_test.jsonl"
 NATURAL_DEV = ROOT / "datasets" / "natural_dev.jsonl"
 NATURAL_DEV2 = ROOT / "datasets" / "natural_dev2.jsonl"
+HELD_OUT2 = ROOT / "datasets" / "natural_test2.jsonl"
 
 
 def _checker():  # type: ignore[no-untyped-def]
@@ -60,8 +61,11 @@ def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
     (NATURAL_DEV, 400, [HELD_OUT]),
     (NATURAL_DEV2, 395, [BANK, *CORPUS]),
     (NATURAL_DEV2, 395, [HELD_OUT, NATURAL_DEV]),
+    (HELD_OUT2, 398, [BANK, *CORPUS]),
+    (HELD_OUT2, 398, [HELD_OUT, NATURAL_DEV, NATURAL_DEV2]),
 ], ids=["held-out vs corpus", "natural dev vs bank and corpus", "natural dev vs held-out",
-        "fresh dev vs bank and corpus", "fresh dev vs held-out and natural dev"])
+        "fresh dev vs bank and corpus", "fresh dev vs held-out and natural dev",
+        "second held-out vs bank and corpus", "second held-out vs the other measuring sets"])
 def test_a_measuring_set_has_authors_of_its_own_and_repeats_no_line_of_another(
         measured: Path, least: int, learned: list[Path]) -> None:
     rows, others = _rows([measured]), _rows(learned)
@@ -73,7 +77,7 @@ def test_a_measuring_set_has_authors_of_its_own_and_repeats_no_line_of_another(
     assert not [s for s in same_calls if s >= checker.NEAR_DUPLICATE]
 
 
-@pytest.mark.parametrize("name", ["corpus", "held-out", "natural dev", "fresh dev"])
+@pytest.mark.parametrize("name", ["corpus", "held-out", "natural dev", "fresh dev", "second held-out"])
 def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tinyagent_cli.settings import Settings
     from tinyagent_cli.tools.spec import load_catalog
@@ -82,7 +86,7 @@ def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path,
     catalog = load_catalog(Settings.load(backend="macos"))
     checker = _checker()
     rows = _rows({"corpus": CORPUS, "held-out": [HELD_OUT], "natural dev": [NATURAL_DEV],
-                  "fresh dev": [NATURAL_DEV2]}[name])
+                  "fresh dev": [NATURAL_DEV2], "second held-out": [HELD_OUT2]}[name])
     bad = [(r["query"], found) for r in rows if (found := checker.problems(r, catalog, catalog.tools, author=True))]
     assert not bad, bad[:3]
 
