@@ -346,7 +346,9 @@ def test_the_average_script_says_in_one_line_what_it_wrote_or_why_not(base_gguf:
 @pytest.mark.slow
 def test_the_shipped_adapter_averaged_with_itself_plans_as_it_does(base_gguf: Path, tmp_path: Path) -> None:
     """The average's doubled rank and alpha as llama.cpp reads them: an adapter averaged with
-    itself moves the logits as the adapter itself does."""
+    itself moves the logits as the adapter itself does. Its weights are the adapter's to 1e-8;
+    llama.cpp's sums at rank 32 differ from rank 16 by about a tenth of the adapter's own move
+    (0.8 and 1.4 for stages 11 and 17), where an alpha read undoubled would halve the move."""
     import numpy as np
 
     from tinyagent_cli.llm.llama import _load, adapter_metadata
@@ -355,10 +357,15 @@ def test_the_shipped_adapter_averaged_with_itself_plans_as_it_does(base_gguf: Pa
     shipped = Path(__file__).resolve().parent.parent / "adapters" / "gemma3-270m-planner.gguf"
     average = average_adapters([shipped, shipped], tmp_path / "average.gguf")
     prompt = "Text Mia that I am running late"
+    bare = _load(base_gguf, 512, False)
+    logits_bare = _next_logits(bare, prompt)
+    bare.close()
     once, twice = _load(base_gguf, 512, False, lora_path=str(shipped)), _load(base_gguf, 512, False,
                                                                               lora_path=str(average))
     logits_once, logits_twice = _next_logits(once, prompt), _next_logits(twice, prompt)
-    assert np.abs(logits_once - logits_twice).max() < 0.05 * np.abs(logits_once).max()
+    moved = np.abs(logits_once - logits_bare).max()
+    assert np.abs(logits_once - logits_twice).max() < 0.25 * moved
+    assert logits_once.argmax() == logits_twice.argmax()
     assert adapter_metadata(twice)["tinyagent.base_sha256"] == GEMMA_SHA
     once.close()
     twice.close()
