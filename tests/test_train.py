@@ -346,7 +346,7 @@ def test_the_average_script_says_in_one_line_what_it_wrote_or_why_not(base_gguf:
 @pytest.mark.slow
 def test_the_shipped_adapter_averaged_with_itself_plans_as_it_does(base_gguf: Path, tmp_path: Path) -> None:
     """The average's doubled rank and alpha as llama.cpp reads them: an adapter averaged with
-    itself moves the logits as the adapter itself does. Its weights are the adapter's to 1e-8;
+    itself moves the logits as the adapter itself does. Its weights are the adapter's within 2e-8;
     llama.cpp's sums at rank 32 differ from rank 16 by about a tenth of the adapter's own move
     (0.8 and 1.4 for stages 11 and 17), where an alpha read undoubled would halve the move."""
     import numpy as np
