@@ -18,6 +18,8 @@ from tinyagent_cli.tools.spec import load_catalog
 from .conftest import run_cli
 
 GEMMA_SHA = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_ADAPTER = ROOT / "adapters" / "gemma3-270m-planner.gguf"
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +334,7 @@ def test_the_average_script_says_in_one_line_what_it_wrote_or_why_not(base_gguf:
 
     from tinyagent_cli.train.export import write_adapter
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "average_adapters.py"
+    script = ROOT / "scripts" / "average_adapters.py"
     one = write_adapter(_lora(4, 1), base_gguf, tmp_path / "one.gguf", alpha=8.0, metadata={})
     two = write_adapter(_lora(4, 2), base_gguf, tmp_path / "two.gguf", alpha=8.0, metadata={})
     done = subprocess.run([sys.executable, str(script), str(one), str(two), "-o", str(tmp_path / "av.gguf")],
@@ -354,14 +356,13 @@ def test_the_shipped_adapter_averaged_with_itself_plans_as_it_does(base_gguf: Pa
     from tinyagent_cli.llm.llama import _load, adapter_metadata
     from tinyagent_cli.train.export import average_adapters
 
-    shipped = Path(__file__).resolve().parent.parent / "adapters" / "gemma3-270m-planner.gguf"
-    average = average_adapters([shipped, shipped], tmp_path / "average.gguf")
+    average = average_adapters([SHIPPED_ADAPTER, SHIPPED_ADAPTER], tmp_path / "average.gguf")
     prompt = "Text Mia that I am running late"
     bare = _load(base_gguf, 512, False)
     logits_bare = _next_logits(bare, prompt)
     bare.close()
-    once, twice = _load(base_gguf, 512, False, lora_path=str(shipped)), _load(base_gguf, 512, False,
-                                                                              lora_path=str(average))
+    once = _load(base_gguf, 512, False, lora_path=str(SHIPPED_ADAPTER))
+    twice = _load(base_gguf, 512, False, lora_path=str(average))
     logits_once, logits_twice = _next_logits(once, prompt), _next_logits(twice, prompt)
     moved = np.abs(logits_once - logits_bare).max()
     assert np.abs(logits_once - logits_twice).max() < 0.25 * moved
@@ -420,10 +421,9 @@ def test_a_query_given_twice_to_weigh_it_up_is_held_out_or_trained_on_whole() ->
 def test_training_can_start_from_an_adapter_already_trained(home: Path, tmp_path: Path) -> None:
     """--init reads the shipped adapter back into LoRA weights: its first step already plans
     the bank's requests (loss near the shipped run's 0.03), where a start from zero is at ~2."""
-    adapter = Path(__file__).resolve().parent.parent / "adapters" / "gemma3-270m-planner.gguf"
     out = tmp_path / "next.gguf"
-    result = run_cli(home, "train", "--limit", "16", "--max-steps", "1", "--batch-size", "4", "--init", str(adapter),
-                     "--out", str(out), "--json", timeout=900)
+    result = run_cli(home, "train", "--limit", "16", "--max-steps", "1", "--batch-size", "4",
+                     "--init", str(SHIPPED_ADAPTER), "--out", str(out), "--json", timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["train_loss"] < 0.5
     missing = run_cli(home, "train", "--init", str(tmp_path / "none.gguf"), "--out", str(out), timeout=300)
