@@ -24,6 +24,7 @@ HELD_OUT = ROOT / "datasets" / "natural_test.jsonl"
 NATURAL_DEV = ROOT / "datasets" / "natural_dev.jsonl"
 NATURAL_DEV2 = ROOT / "datasets" / "natural_dev2.jsonl"
 HELD_OUT2 = ROOT / "datasets" / "natural_test2.jsonl"
+HELD_OUT3 = ROOT / "datasets" / "natural_test3.jsonl"
 
 
 def _checker():  # type: ignore[no-untyped-def]
@@ -63,9 +64,12 @@ def test_the_corpus_is_as_large_and_as_broad_as_its_readme_says() -> None:
     (NATURAL_DEV2, 395, [HELD_OUT, NATURAL_DEV]),
     (HELD_OUT2, 398, [BANK, *CORPUS]),
     (HELD_OUT2, 398, [HELD_OUT, NATURAL_DEV, NATURAL_DEV2]),
+    (HELD_OUT3, 398, [BANK, *CORPUS]),
+    (HELD_OUT3, 398, [HELD_OUT, HELD_OUT2, NATURAL_DEV, NATURAL_DEV2]),
 ], ids=["held-out vs corpus", "natural dev vs bank and corpus", "natural dev vs held-out",
         "fresh dev vs bank and corpus", "fresh dev vs held-out and natural dev",
-        "second held-out vs bank and corpus", "second held-out vs the other measuring sets"])
+        "second held-out vs bank and corpus", "second held-out vs the other measuring sets",
+        "third held-out vs bank and corpus", "third held-out vs the other measuring sets"])
 def test_a_measuring_set_has_authors_of_its_own_and_repeats_no_line_of_another(
         measured: Path, least: int, learned: list[Path]) -> None:
     rows, others = _rows([measured]), _rows(learned)
@@ -77,7 +81,8 @@ def test_a_measuring_set_has_authors_of_its_own_and_repeats_no_line_of_another(
     assert not [s for s in same_calls if s >= checker.NEAR_DUPLICATE]
 
 
-@pytest.mark.parametrize("name", ["corpus", "held-out", "natural dev", "fresh dev", "second held-out"])
+@pytest.mark.parametrize("name", ["corpus", "held-out", "natural dev", "fresh dev", "second held-out",
+                                  "third held-out"])
 def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from tinyagent_cli.settings import Settings
     from tinyagent_cli.tools.spec import load_catalog
@@ -86,7 +91,7 @@ def test_every_line_passes_the_checks_its_authors_ran(name: str, tmp_path: Path,
     catalog = load_catalog(Settings.load(backend="macos"))
     checker = _checker()
     rows = _rows({"corpus": CORPUS, "held-out": [HELD_OUT], "natural dev": [NATURAL_DEV],
-                  "fresh dev": [NATURAL_DEV2], "second held-out": [HELD_OUT2]}[name])
+                  "fresh dev": [NATURAL_DEV2], "second held-out": [HELD_OUT2], "third held-out": [HELD_OUT3]}[name])
     bad = [(r["query"], found) for r in rows if (found := checker.problems(r, catalog, catalog.tools, author=True))]
     assert not bad, bad[:3]
 
