@@ -4,6 +4,7 @@ adapter llama.cpp applies, and the models.yaml entries that run a base with an a
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -57,8 +58,9 @@ def test_examples_in_the_prompt_are_never_of_the_querys_own_templates(shared) ->
     examples = [e for e in rag.examples[::25] if e.template]
     templates = {e.query: set(e.template.split("+")) for e in rag.examples}
     pairs = training_pairs(examples, catalog, settings, rag=rag, examples_in_prompt=1)
-    shown = [[line.removeprefix("Request: ") for line in pair.prompt.splitlines()[:-1]
-              if line.startswith("Request: ")] for pair in pairs]
+    # An example is "Request: <query>" then its plan, which opens "1. <tool>(": a query may
+    # run over several lines (a list typed line by line), so it ends only where its plan begins.
+    shown = [re.findall(r"^Request: (.*?)\n1\. \w+\(", pair.prompt, re.S | re.M) for pair in pairs]
     assert sum(len(s) == 1 for s in shown) > 0.9 * len(pairs)
     for example, queries in zip(examples, shown):
         assert all(not templates[q] & templates[example.query] for q in queries)
