@@ -322,7 +322,8 @@ def test_a_priority_is_written_only_when_the_request_says_one() -> None:
 
 
 @pytest.mark.parametrize("dataset", ["toolpacks/tinyagent/examples.jsonl", "datasets/dev.jsonl", "datasets/test.jsonl",
-                                     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "toolpacks/tinyagent/natural").glob("*.jsonl"))])
+                                     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "toolpacks/tinyagent/natural").glob("*.jsonl")),
+                                     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "datasets/train_only").glob("*.jsonl"))])
 def test_no_plan_sets_a_priority_its_request_does_not_say(dataset: str) -> None:
     """What lets the grammar hold a reminder's priority at 0 where the request says none."""
     said_by = set(next(p for p in TOOLS["create_reminder"].params if p.name == "priority").said_by)
