@@ -119,7 +119,7 @@ def grammar_refuses(gemma, tools, query: str, text: str) -> bool:
     import numpy as np
 
     constraint = gemma.grammar(plan_grammar(tools, request=[query], lookups_only=True,
-                                            max_string=string_bound([query])))
+                                            max_string=string_bound([query]), dollars="$" in query))
     constraint.reset()
     logits = np.zeros(gemma.llama.n_vocab(), dtype=np.float32)
     for token in gemma.llama.tokenize(text.encode(), add_bos=False, special=False):

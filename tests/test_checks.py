@@ -72,6 +72,14 @@ def test_a_result_that_is_not_a_value_or_a_value_nobody_gave_is_forbidden(text: 
     assert KINDS.forbids(text)
 
 
+def test_free_text_may_write_a_dollar_sign_only_where_the_request_has_one() -> None:
+    start = '1. create_reminder("pay the $'
+    assert not ResultKinds(KINDS.tools, given=["remind me to pay the $45 bill"]).forbids(start)  # "$$45" may follow
+    assert ResultKinds(KINDS.tools, given=["remind me to pay the 45 dollar bill"]).forbids(start)  # no result yet
+    # Where a kind goes, a "$" still starts a reference, and none can fill it here.
+    assert ResultKinds(KINDS.tools, given=["text Sam I owe him $20"]).forbids('1. send_sms(["$')
+
+
 def test_a_list_of_a_kind_stays_empty_when_nothing_could_fill_it() -> None:
     kinds = ResultKinds(KINDS.tools, given=["email the deck to Ana"])
     assert kinds.forbids('1. compose_new_email(["')

@@ -56,6 +56,13 @@ def test_exit_3_for_a_malformed_plan(home, testpack):
     assert out.stderr.strip() == "tinyagent: line 2: echo argument 'text' refers to $7, which is not an earlier task"
 
 
+def test_a_doubled_dollar_sign_is_written_as_one(home, testpack, tmp_path):
+    target = tmp_path / "owed.txt"
+    out = run_cli(home, "exec", "--yes", "-", input=f'1. echo("Sam")\n2. write("{target}", "$1 owes $$20, not $$1")\n3. join()\n')
+    assert out.returncode == 0, out.stderr
+    assert target.read_text() == "Sam owes $20, not $1\n"
+
+
 def test_exit_4_refuses_side_effects_without_a_terminal_or_yes(home, testpack, tmp_path):
     target = tmp_path / "out.txt"
     out = run_cli(home, "exec", "-", input=f'1. write("{target}", "x")\n2. join()\n', timeout=20)

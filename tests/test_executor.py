@@ -137,6 +137,7 @@ def test_side_effects_wait_for_the_gate_and_decline_cleanly(catalog, tmp_path):
 
 def test_substitute_leaves_other_dollars_alone():
     assert substitute(["$1", "cost $", "${2}x"], {1: "a", 2: "b"}) == ["a", "cost $", "bx"]
+    assert substitute("I owe $$20, $$$1 and $$1", {1: "Sam"}) == "I owe $20, $Sam and $1"
 
 
 def test_a_macos_task_waits_past_osascripts_own_limit(home):

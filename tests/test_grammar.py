@@ -215,6 +215,15 @@ def test_the_grammar_refuses_what_a_free_model_writes_wrong(gemma) -> None:  # t
         assert not _accepts(gemma, grammar, wrong), wrong
 
 
+@pytest.mark.slow
+def test_a_dollar_sign_itself_is_written_twice_only_where_the_request_has_one(gemma) -> None:  # type: ignore[no-untyped-def]
+    tools = [TOOLS["get_phone_number"], TOOLS["send_sms"]]
+    plan = '1. get_phone_number("Sam")\n2. send_sms(["$1"], "I owe you $$20")\n3. join()'
+    assert _accepts(gemma, plan_grammar(tools, dollars=True), plan)
+    assert not _accepts(gemma, plan_grammar(tools), plan)  # "$" otherwise only begins a reference
+    assert not _accepts(gemma, plan_grammar(tools, dollars=True), plan.replace("$$20", "$20"))
+
+
 def _accepts(gemma, grammar: str, text: str) -> bool:  # type: ignore[no-untyped-def]
     """Whether llama.cpp's sampler for ``grammar`` lets the model write ``text``, token by token."""
     import numpy as np

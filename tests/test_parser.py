@@ -110,6 +110,13 @@ def test_json_plan_is_checked_like_text(catalog):
         plan_from_json("not a list", catalog)
 
 
+def test_a_dollar_sign_itself_is_written_twice(catalog):
+    plan = parse_plan('1. get_phone_number("Sam")\n2. send_sms(["$1"], "I owe you $$20, $$$1 left")\n'
+                      '3. create_reminder("pay the $$45 bill", "", "", "", 0, False)\n4. join()', catalog, now=NOW)
+    assert [t.deps for t in plan.tasks] == [(), (1,), ()]  # "$$45" is no reference to a task 45
+    assert parse_plan(plan.to_text(), catalog, now=NOW) == plan
+
+
 def test_hostile_strings_round_trip(catalog):
     hostile = 'a"b\\c\n" & do shell script "touch /tmp/x" & "\u202e\U0001f600'
     from tinyagent_cli.plan.tasks import Plan, Task

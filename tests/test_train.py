@@ -102,6 +102,10 @@ def test_the_trained_prompt_is_short_and_starts_the_same(shared) -> None:
     assert a.text.startswith(a.prefix) and b.text.startswith(a.prefix) and a.prefix == b.prefix
     assert a.text == "Tools:\n" + "".join(t.signature() + "\n" for t in tools) + "Request: text Omar that I'm late\n"
     assert "- always cc Nick\n" in b.text and "2027" not in b.text  # no clock: dates stay phrases
+    # An amount is shown as a plan writes it, so the plan copies "$$20", not a reference.
+    money = build_prompt("text Omar I owe him $20", tools, [], now=datetime(2026, 1, 1), style="trained",
+                         instructions=["tip $5"])
+    assert "Request: text Omar I owe him $$20\n" in money.text and "- tip $$5\n" in money.text
 
 
 # ---------------------------------------------------------------------- models.yaml

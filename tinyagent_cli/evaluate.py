@@ -55,7 +55,7 @@ def normal_text(text: str) -> str:
 def _renumbered(value: Any, ref: Callable[[int], str]) -> Any:
     """``value`` with each ``$N`` written ``${ref(N)}`` (braced, so a digit after it stays apart)."""
     if isinstance(value, str):
-        return REFERENCE.sub(lambda m: "${" + ref(int(m[1] or m[2])) + "}", value)
+        return REFERENCE.sub(lambda m: "${" + ref(int(m[1] or m[2])) + "}" if m[1] or m[2] else m[0], value)
     if isinstance(value, list):
         return [_renumbered(v, ref) for v in value]
     return value

@@ -27,7 +27,8 @@ LITERALS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"),
     "phone": re.compile(r"\+?\(?[0-9][0-9 ()./-]{5,}[0-9]"),
 }
-_REFERENCE = re.compile(r"\$\{?(\d?)")  # as far as it is written: "$", "${", "$1", "${1"
+# A reference as far as it is written ("$", "${", "$1", "${1"), or "$$", a dollar sign itself.
+_REFERENCE = re.compile(r"\$\$|\$\{?(\d?)")
 
 
 class ResultKinds:
@@ -39,6 +40,7 @@ class ResultKinds:
         texts = list(given)
         self.given = {kind: {m.group(0).lower() for text in texts for m in pattern.finditer(text)}
                       for kind, pattern in LITERALS.items()}
+        self.dollars = any("$" in text for text in texts)  # so a "$" may begin "$$" (grammar.py)
 
     def forbids(self, text: str) -> bool:
         """True if ``text``, a plan up to a candidate token, refers to a result that is not
@@ -57,7 +59,12 @@ class ResultKinds:
         for index, value, closed in _strings(line[call.end():]):
             param = spec.params[index] if index < len(spec.params) else None
             kind = param.kind if param else ""
-            references = [m.group(1) for m in _REFERENCE.finditer(value)]
+            references = []
+            for m in _REFERENCE.finditer(value):
+                pending = m.group(0) == "$" and not closed and m.end() == len(value)
+                if m.group(0) == "$$" or pending and self.dollars and not kind:
+                    continue  # a dollar sign itself, or free text's "$" that may begin one
+                references.append(m.group(1))
             for number in references:
                 if number in returns and (not returns[number] or kind and returns[number] != kind):
                     return True

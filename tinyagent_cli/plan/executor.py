@@ -34,9 +34,10 @@ _CHECK = "check before doing it again"
 
 
 def substitute(value: Any, outputs: dict[int, str]) -> Any:
-    """Replace ``$N``/``${N}`` with task N's output, in strings and inside lists."""
+    """Replace ``$N``/``${N}`` with task N's output and ``$$`` with "$", in strings and
+    inside lists."""
     if isinstance(value, str):
-        return REFERENCE.sub(lambda m: outputs[int(m.group(1) or m.group(2))], value)
+        return REFERENCE.sub(lambda m: outputs[int(m[1] or m[2])] if m[1] or m[2] else "$", value)
     if isinstance(value, (list, tuple)):
         return type(value)(substitute(v, outputs) for v in value)
     return value

@@ -60,7 +60,8 @@ class GrammarPolicy:
         standing instructions) whose words verbatim arguments may copy."""
         copied = given if self.copies or self.lookups_copy else ()
         return plan_grammar(tools, required=self.required(sure), request=copied, lookups_only=not self.copies,
-                            thoughts=self.thoughts, max_string=string_bound(given))
+                            thoughts=self.thoughts, max_string=string_bound(given),
+                            dollars=any("$" in text for text in given))
 
 _TYPE_RULES = {"str": "str", "date": "date", "int": "int", "bool": "bool", "list[str]": "list"}
 _EMPTY = {"str": '"\\"\\""', "int": '"0"', "bool": '"False"', "list[str]": '"[]"'}  # Param.said_by
@@ -253,11 +254,12 @@ def _rule_name(tool: str, step: int) -> str:
 
 def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: bool, said: bool,
                 thoughts: bool = False, max_string: int = MAX_STRING, lookups_only: bool = False,
-                unsaid: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
-    """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps;
-    with ``verbatim``, verbatim strings (only those of lookups, with ``lookups_only``) are a
-    reference or (with ``said``) words of the request; an ``unsaid`` (tool, parameter) is
-    its empty value; with ``thoughts`` (LLMCompiler's conventions), any argument may be None."""
+                unsaid: frozenset[tuple[str, str]] = frozenset(), dollars: bool = False) -> list[str]:
+    """Each tool's call on plan line ``step``, whose strings may refer only to earlier steps
+    (and with ``dollars`` write "$$", a dollar sign itself); with ``verbatim``, verbatim
+    strings (only those of lookups, with ``lookups_only``) are a reference or (with ``said``)
+    words of the request; an ``unsaid`` (tool, parameter) is its empty value; with
+    ``thoughts`` (LLMCompiler's conventions), any argument may be None."""
     def arg(tool: ToolSpec, param: Param) -> str:
         if (tool.name, param.name) in unsaid:
             return _EMPTY[param.type]
@@ -278,7 +280,7 @@ def _call_rules(step: int, tools: Sequence[ToolSpec], max_list: int, verbatim: b
     rules += [
         f'str-{step} ::= "\\"" char-{step}{{0,{max_string}}} {last}"\\""',
         f'item-{step} ::= "\\"" char-{step}{{0,{min(MAX_ITEM, max_string)}}} {last}"\\""',
-        f"char-{step} ::= plain | esc{reference}",
+        f"char-{step} ::= plain | esc{reference}" + (' | "$$"' if dollars else ""),
         f'list-{step} ::= "[" (item-{step} (", " item-{step}){{0,{max_list - 1}}})? "]"',
         _join_rule(step + 1, thoughts),
     ]
@@ -348,13 +350,14 @@ def _line_name(step: int, missing: frozenset[str], required: Sequence[str]) -> s
 
 def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), request: Sequence[str] = (),
                  lookups_only: bool = False, thoughts: bool = False, max_tasks: int = MAX_TASKS,
-                 max_list: int = MAX_LIST, max_string: int = MAX_STRING) -> str:
+                 max_list: int = MAX_LIST, max_string: int = MAX_STRING, dollars: bool = False) -> str:
     """GBNF for a plan of 1..max_tasks calls to ``tools`` then ``join()``.
 
     Each line has its own rules, so the grammar itself numbers the tasks 1, 2, 3... and
     lets a string say ``$N``/``${N}`` only for an earlier task: a plan the model writes
     cannot refer forward or to itself (Gemma 270M copies "$1" from examples otherwise).
-    A "$" is only ever a reference: the model used any other "$" to sneak one in.
+    A "$" is otherwise only ever "$$", a dollar sign itself, and only with ``dollars`` (the
+    request has one): the model used any other "$" to sneak a reference in.
 
     ``required`` tools (those ToolRAG is sure of) must each be called before ``join()``:
     a small model otherwise ends the plan after the first of two requests. The lines
@@ -392,7 +395,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, required: Sequence[str] = (), req
     for step in range(1, max_tasks + 1):
         rules, waiting = _line_rules(step, unique, required, max_tasks, waiting, thoughts)
         lines += rules + _call_rules(step, unique, max_list, verbatim, bool(said), thoughts, max_string,
-                                     lookups_only, unsaid)
+                                     lookups_only, unsaid, dollars)
     if any(p.type == "date" for tool in unique for p in tool.params):
         # With lookups_only a request that says no date still gets none: no dataset plan has one.
         spans = request and (not lookups_only or not request_dates(request))

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# `$N` or `${N}` inside a string argument refers to task N's result.
-REFERENCE = re.compile(r"\$\{(\d+)\}|\$(\d+)")
+# `$N` or `${N}` inside a string argument refers to task N's result; `$$` is a "$" itself
+# ("I owe you $$20"), as in Python's string.Template. Matched left to right, so "$$1" is "$1".
+REFERENCE = re.compile(r"\$\$|\$\{(\d+)\}|\$(\d+)")
 
 # "unknown": a task that changes things started and its end was not seen (a timeout, Ctrl-C):
 # it may have happened, so nothing retries or replans it.
@@ -17,10 +18,16 @@ Status = Literal["pending", "running", "done", "failed", "skipped", "declined", 
 def references(value: Any) -> set[int]:
     """Task ids referred to by ``$N`` inside a string, or inside the strings of a list."""
     if isinstance(value, str):
-        return {int(a or b) for a, b in REFERENCE.findall(value)}
+        return {int(a or b) for a, b in REFERENCE.findall(value) if a or b}
     if isinstance(value, (list, tuple)):
         return set().union(*(references(v) for v in value)) if value else set()
     return set()
+
+
+def escape_dollars(text: str) -> str:
+    """``text`` as a plan string writes it: every "$" doubled, so none reads as a reference.
+    Prompts show the request this way, and a planner copies an amount ("$$20") as it is."""
+    return text.replace("$", "$$")
 
 
 @dataclass(frozen=True)

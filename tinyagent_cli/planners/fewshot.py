@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..plan.grammar import GrammarPolicy
 from ..plan.prompt import Failure, Prompt
+from ..plan.tasks import escape_dollars
 from ..tools.spec import ToolSpec
 from . import PlannerStyle
 
@@ -42,7 +43,7 @@ def tool_lines(tools: Sequence[ToolSpec], *, described: bool) -> str:
 
 
 def example_block(query: str, plan: str) -> str:
-    return f"Request: {query}\n{plan.strip()}\n\n"
+    return f"Request: {escape_dollars(query)}\n{plan.strip()}\n\n"
 
 
 def _prompt(style: str, query: str, tools: Sequence[ToolSpec], examples: Sequence[tuple[str, str]], *,
@@ -56,7 +57,7 @@ def _prompt(style: str, query: str, tools: Sequence[ToolSpec], examples: Sequenc
     parts = [prefix, tool_lines(tools, described=style == "chat")]
     if instructions:
         parts.append("\nThe person's standing instructions:\n")
-        parts.extend(f"- {line}\n" for line in instructions)
+        parts.extend(f"- {escape_dollars(line)}\n" for line in instructions)
     # The time comes before the examples: next to the request, the model copied it into dates.
     # To the hour: plans do not need minutes, and a prompt that changes every minute made
     # the same request plan differently a minute later.
@@ -64,7 +65,7 @@ def _prompt(style: str, query: str, tools: Sequence[ToolSpec], examples: Sequenc
     parts.extend(example_block(q, p) for q, p in reversed(examples))
     if failure:
         parts.append(f"A previous plan for this request failed: {failure.summary}\nWrite a corrected plan.\n")
-    parts.append(f"Request: {query.strip()}\n")
+    parts.append(f"Request: {escape_dollars(query.strip())}\n")
     if style == "chat" and template is not None:  # the whole prompt is the request turn
         return Prompt(*template.wrap("", "".join(parts), prefix), style)
     return Prompt("".join(parts), prefix, style)

@@ -23,7 +23,7 @@ from ..errors import PlanError
 from ..plan.grammar import GrammarPolicy
 from ..plan.parser import END_OF_PLAN, literal_args, numbered_call
 from ..plan.prompt import Failure, Prompt
-from ..plan.tasks import Task, references
+from ..plan.tasks import Task, escape_dollars, references
 from ..tools.spec import ToolSpec
 from . import PlannerStyle
 from .writer import write_body
@@ -98,7 +98,7 @@ def tinyagent_prompt(query: str, tools: Sequence[ToolSpec], examples: Sequence[t
     else:  # TinyAgent replans from examples of replanning instead of the retrieved ones
         shown = [f"{example}\n" for example in fmt.replan_examples]
     system = _system(fmt, ordered, shown, now, instructions, replan=failure is not None)
-    user = fmt.question.format(query=query.strip())
+    user = fmt.question.format(query=escape_dollars(query.strip()))
     if failure is not None:
         user += f"\nPrevious Plan:\n\n{_tried(fmt, failure)}\n\nThought: {fmt.thought}\n\nCurrent Plan:\n\n\n"
     if template is not None:
@@ -117,7 +117,7 @@ def _system(fmt: TinyAgentFormat, tools: Sequence[ToolSpec], examples: Sequence[
     rules = [line.format(now=now.strftime(fmt.now)) for line in fmt.rules]
     rules += [line for rule in fmt.tool_rules if rule.when & offered for line in rule.lines]
     # As TinyAgent appended its one custom instruction: after the rules, with no newline of its own.
-    parts.append("".join(f"{line}\n" for line in rules) + "\n".join(f" - {line}" for line in instructions) + "\n\n")
+    parts.append("".join(f"{line}\n" for line in rules) + "\n".join(f" - {escape_dollars(line)}" for line in instructions) + "\n\n")
     if replan:
         parts.append("".join(f"{line}\n" for line in fmt.replan))
     parts.append(f"{fmt.examples}\n\n" + "###\n".join(examples) + "###\n")
@@ -144,7 +144,7 @@ def convert_example(query: str, plan: str, tools: Sequence[ToolSpec], now: datet
     left to the writer, and ``<END_OF_PLAN>`` after ``join()``."""
     fmt = load_format()
     specs = {tool.name: tool for tool in tools}
-    lines = [fmt.question.format(query=query.strip())]
+    lines = [fmt.question.format(query=escape_dollars(query.strip()))]
     for line in plan.strip().splitlines():
         line = line.strip()
         found = numbered_call(line)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..plan.grammar import GrammarPolicy
 from ..plan.prompt import Failure, Prompt
+from ..plan.tasks import escape_dollars
 from ..tools.spec import ToolSpec
 from . import PlannerStyle
 from .fewshot import example_block, tool_lines
@@ -28,11 +29,11 @@ def trained_prompt(query: str, tools: Sequence[ToolSpec], examples: Sequence[tup
     parts = [TRAINED_PREFIX, tool_lines(tools, described=False)]
     if instructions:
         parts.append("Standing instructions:\n")
-        parts.extend(f"- {line}\n" for line in instructions)
+        parts.extend(f"- {escape_dollars(line)}\n" for line in instructions)
     parts.extend(example_block(q, p) for q, p in reversed(examples))
     if failure:
         parts.append(f"A previous plan for this request failed: {failure.summary}\n")
-    parts.append(f"Request: {query.strip()}\n")
+    parts.append(f"Request: {escape_dollars(query.strip())}\n")
     return Prompt("".join(parts), TRAINED_PREFIX, "trained")
 
 
