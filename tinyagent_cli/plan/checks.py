@@ -62,7 +62,7 @@ class ResultKinds:
             references = []
             for m in _REFERENCE.finditer(value):
                 pending = m.group(0) == "$" and not closed and m.end() == len(value)
-                if m.group(0) == "$$" or pending and self.dollars and not kind:
+                if m.group(0) == "$$" or (pending and self.dollars and not kind):
                     continue  # a dollar sign itself, or free text's "$" that may begin one
                 references.append(m.group(1))
             for number in references:
