@@ -15,6 +15,7 @@ from tinyagent_cli.llm import files
 from tinyagent_cli.llm import registry as reg
 from tinyagent_cli.settings import Config, Paths, Settings
 from tinyagent_cli.tools.spec import load_catalog
+from tinyagent_cli.train.lora import training_precision
 
 from .conftest import run_cli
 
@@ -405,8 +406,20 @@ def test_train_command_writes_an_adapter_and_says_how_to_use_it(home: Path, tmp_
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["steps"] == 1 and report["examples_seen"] == 4 and report["base"] == "gemma3-270m"
+    assert report["precision"] == training_precision("cpu")
     assert out.is_file() and report["sha256"] == files.sha256_file(out) and report["bytes"] == out.stat().st_size
     assert "Traceback" not in result.stderr
+
+
+def test_bf16_is_trained_in_only_where_the_hardware_computes_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert training_precision("cpu") == "float32"  # emulated bf16: three times as slow
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert training_precision("cpu") == "bfloat16"
+    assert training_precision("mps") == "float32"
 
 
 def test_a_query_given_twice_to_weigh_it_up_is_held_out_or_trained_on_whole() -> None:

@@ -99,6 +99,7 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
         "tinyagent.examples_in_prompt": str(examples_in_prompt),
         "tinyagent.seed": str(config.seed),
         "tinyagent.steps": str(result.steps),
+        "tinyagent.precision": result.precision,
         "tinyagent.config": json.dumps(asdict(config), sort_keys=True),
     }
     if init is not None:
@@ -117,6 +118,7 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
         "held_out_loss": None if result.held_out_loss is None else round(result.held_out_loss, 4),
         "seconds": round(result.seconds, 1),
         "device": result.device,
+        "precision": result.precision,
         "interrupted": result.interrupted,
     }
     if as_json:
@@ -127,7 +129,7 @@ def train_command(settings: Settings, catalog: Catalog, datasets: Sequence[Path]
                       "(--resume with the same options goes on from there).")
     held_text = "" if result.held_out_loss is None else f", held-out loss {result.held_out_loss:.3f}"
     console.print(f"Trained {result.steps} steps ({result.examples_seen:,} examples) in {result.seconds / 60:.1f} min "
-                  f"on {result.device}: loss {result.train_loss:.3f}{held_text}")
+                  f"on {result.device} ({result.precision}): loss {result.train_loss:.3f}{held_text}")
     console.print(f"Adapter: {out} ({out.stat().st_size / 1e6:.1f} MB, sha256 {report['sha256']})")
     console.print("To plan with it, add to models.yaml in your config folder:\n"
                   + models_entry(spec, out, report["sha256"], examples_in_prompt), highlight=False)
