@@ -115,6 +115,21 @@ def test_a_dollar_sign_itself_is_written_twice(catalog):
                       '3. create_reminder("pay the $$45 bill", "", "", "", 0, False)\n4. join()', catalog, now=NOW)
     assert [t.deps for t in plan.tasks] == [(), (1,), ()]  # "$$45" is no reference to a task 45
     assert parse_plan(plan.to_text(), catalog, now=NOW) == plan
+    # The tree to confirm shows what will be sent: one dollar sign, references in a colour of their own.
+    import io
+
+    from rich.console import Console
+
+    from tinyagent_cli.ui.render import PlanView
+
+    view = PlanView(catalog)
+    for task in plan.tasks:
+        view.add(task)
+    out = io.StringIO()
+    Console(file=out, width=200, color_system="standard", force_terminal=True).print(view)
+    drawn = out.getvalue()
+    assert 'message="I owe you $20, $\x1b[1;36m$1\x1b[0m left"' in drawn and 'name="pay the $45 bill"' in drawn
+    assert "$$20" not in drawn and "$$45" not in drawn
 
 
 def test_hostile_strings_round_trip(catalog):

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ..plan.tasks import Status, Task, TaskResult
+from ..plan.tasks import REFERENCE, Status, Task, TaskResult
 from ..tools.spec import Catalog, ToolSpec
 
 _STYLE: dict[str, tuple[str, str]] = {
@@ -39,6 +39,29 @@ def _value(value: Any, limit: int = _ARG_LIMIT) -> str:
         text = value.replace("\n", "⏎")
         return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
     return repr(value)
+
+
+def _argument(value: Any) -> Text:
+    """An argument as it will be sent: "$$" is a dollar sign, drawn as one; "$N" (task N's
+    result) is drawn in a colour of its own, so an amount never reads as a reference."""
+    if isinstance(value, (list, tuple)):
+        text = Text("[")
+        for index, item in enumerate(value):
+            text.append(", " if index else "")
+            text.append_text(_argument(item))
+        return text.append("]")
+    if not isinstance(value, str):
+        return Text(repr(value))
+    shown, start = Text(), 0
+    for match in REFERENCE.finditer(value):
+        shown.append(value[start : match.start()])
+        shown.append("$" if match[0] == "$$" else match[0], style=None if match[0] == "$$" else "bold cyan")
+        start = match.end()
+    shown.append(value[start:])
+    shown = Text("⏎").join(shown.split("\n", allow_blank=True))
+    if len(shown) > _ARG_LIMIT:
+        shown = shown[: _ARG_LIMIT - 1].append("…")
+    return Text('"').append_text(shown).append('"')
 
 
 class PlanView:
@@ -72,8 +95,12 @@ class PlanView:
         text.append(f"{task.id}. ", style="bold")
         text.append(task.tool, style="bold cyan")
         names = [p.name for p in spec.params] if spec else [str(i) for i in range(len(task.args))]
-        args = ", ".join(f"{n}={_value(v)}" for n, v in zip(names, task.args) if v not in ("", [], None))
-        text.append(f"({args})" if args else "()", style="default")
+        text.append("(")
+        shown = [(n, v) for n, v in zip(names, task.args) if v not in ("", [], None)]
+        for index, (name, value) in enumerate(shown):
+            text.append(f"{', ' if index else ''}{name}=")
+            text.append_text(_argument(value))
+        text.append(")")
         if spec is not None and spec.side_effects:
             text.append("  changes things", style="magenta")
         if len(task.deps) > 1:
