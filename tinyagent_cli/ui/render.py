@@ -32,13 +32,10 @@ _ARG_LIMIT = 60
 _TARGET_LIMIT = 160  # the message a reply answers: who and what, in full where it fits
 
 
-def _value(value: Any, limit: int = _ARG_LIMIT) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v, limit) for v in value) + "]"
-    if isinstance(value, str):
-        text = value.replace("\n", "⏎")
-        return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
-    return repr(value)
+def _value(value: str, limit: int = _ARG_LIMIT) -> str:
+    """A result, an error or what a task acts on, on one line, quoted, cut at ``limit``."""
+    text = value.replace("\n", "⏎")
+    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
 
 
 def _argument(value: Any) -> Text:
