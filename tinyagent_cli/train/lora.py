@@ -126,7 +126,7 @@ def _plan_loss(model: Any, encoded: Sequence[tuple[list[int], int]], device: str
 def training_precision(device: str) -> str:
     """bfloat16 autocast where the device computes bf16 itself, else float32. A CPU without
     AVX512-BF16 or AMX emulates bf16: a training step took three times as long as in float32
-    on such a 2-core Xeon (bench/train_step: 24.4 s against 8.6 s)."""
+    on such a 2-core Xeon (bench/train_step: 27.3 s against 9.8 s)."""
     import torch
 
     if device == "mps":  # bf16 autocast on MPS is patchy across torch releases
